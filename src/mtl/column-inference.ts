@@ -1,0 +1,128 @@
+import { isMissing, toNumber } from './values.js';
+
+export type ColumnType = 'numeric' | 'categorical' | 'boolean' | 'multilabel' | 'empty';
+
+export interface ColumnInfo {
+  name: string;
+  type: ColumnType;
+  /** Rows where the cell is missing (empty, NA, null). */
+  missing: number;
+  /** Distinct non-missing values, counted up to `DISTINCT_CAP` (then `distinctCapped` is true). */
+  distinct: number;
+  distinctCapped: boolean;
+  /** Up to 20 of the distinct values, for a quick look and for label sets of small columns. */
+  sample: (string | number | boolean)[];
+  min?: number;
+  max?: number;
+}
+
+export const DISTINCT_CAP = 1000;
+const BOOLEAN_STRINGS = new Set(['true', 'false', 'TRUE', 'FALSE', 'True', 'False']);
+
+/** Streams over rows once and infers each column's type from what it saw. */
+export class ColumnInference {
+  private readonly stats = new Map<string, ColumnStats>();
+  private rows = 0;
+
+  constructor(columns: string[] = []) {
+    for (const c of columns) this.stats.set(c, new ColumnStats(c));
+  }
+
+  add(row: Record<string, unknown>): void {
+    this.rows++;
+    for (const [name, value] of Object.entries(row)) {
+      let s = this.stats.get(name);
+      if (!s) {
+        s = new ColumnStats(name);
+        s.missing = this.rows - 1; // rows before this column appeared lacked it
+        this.stats.set(name, s);
+      }
+      s.add(value);
+    }
+    for (const s of this.stats.values()) if (!(s.name in row)) s.missing++;
+  }
+
+  get rowCount(): number {
+    return this.rows;
+  }
+
+  columns(): ColumnInfo[] {
+    return [...this.stats.values()].map((s) => s.info());
+  }
+}
+
+class ColumnStats {
+  missing = 0;
+  present = 0;
+  numeric = 0;
+  booleans = 0;
+  lists = 0;
+  min = Infinity;
+  max = -Infinity;
+  readonly distinct = new Set<string>();
+  readonly sample: (string | number | boolean)[] = [];
+  capped = false;
+
+  constructor(readonly name: string) {}
+
+  add(value: unknown): void {
+    if (isMissing(value)) {
+      this.missing++;
+      return;
+    }
+    this.present++;
+    if (Array.isArray(value) || (typeof value === 'string' && value.includes('|'))) this.lists++;
+    if (typeof value === 'boolean' || (typeof value === 'string' && BOOLEAN_STRINGS.has(value.trim()))) this.booleans++;
+    else {
+      const n = typeof value === 'number' || typeof value === 'string' ? toNumber(value) : undefined;
+      if (n !== undefined) {
+        this.numeric++;
+        if (n < this.min) this.min = n;
+        if (n > this.max) this.max = n;
+      }
+    }
+    const key = typeof value === 'object' ? JSON.stringify(value) : String(value);
+    if (!this.distinct.has(key)) {
+      if (this.distinct.size >= DISTINCT_CAP) this.capped = true;
+      else {
+        this.distinct.add(key);
+        if (this.sample.length < 20 && (typeof value !== 'object' || value === null)) this.sample.push(value as string | number | boolean);
+      }
+    }
+  }
+
+  info(): ColumnInfo {
+    let type: ColumnType;
+    if (this.present === 0) type = 'empty';
+    else if (this.numeric === this.present) type = 'numeric';
+    else if (this.booleans === this.present) type = 'boolean';
+    else if (this.lists > 0) type = 'multilabel';
+    else type = 'categorical';
+    const info: ColumnInfo = {
+      name: this.name,
+      type,
+      missing: this.missing,
+      distinct: this.distinct.size,
+      distinctCapped: this.capped,
+      sample: type === 'numeric' ? this.sample.map((v) => toNumber(v) ?? v) : this.sample,
+    };
+    if (type === 'numeric') {
+      info.min = this.min;
+      info.max = this.max;
+    }
+    return info;
+  }
+}
+
+/** Turns a stored cell into the typed value its column holds (CSV cells arrive as strings). */
+export function coerceCell(type: ColumnType, value: unknown): unknown {
+  if (isMissing(value)) return null;
+  switch (type) {
+    case 'numeric':
+      return toNumber(value) ?? null;
+    case 'boolean':
+      return typeof value === 'boolean' ? value : String(value).trim().toLowerCase() === 'true';
+    default:
+      return value;
+  }
+}

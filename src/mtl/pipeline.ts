@@ -1,0 +1,85 @@
+import type * as tf from '@tensorflow/tfjs';
+import { encodeFeatures, encodeLabels, fitPreprocessing, headWidth, type Preprocessing } from './preprocessing.js';
+import { buildHardSharingModel, type MultiTaskModel } from './model-builder.js';
+import type { EncodedSplit } from './evaluation.js';
+import { trainMultiTask, type EpochReport, type TrainResult } from './trainer.js';
+import type { ResolvedSpec } from './spec.js';
+import { createRng, shuffledIndices } from './rng.js';
+import type { Row } from './values.js';
+
+export interface TrainedModel {
+  model: MultiTaskModel;
+  preprocessing: Preprocessing;
+  result: TrainResult;
+  rows: { train: number; validation: number };
+  /** Things a user should know about their data, e.g. a task with very few labels. */
+  warnings: string[];
+}
+
+export interface TrainOnRowsHooks {
+  onEpoch?: (report: EpochReport) => void | Promise<void>;
+  onLog?: (message: string, details?: object) => void;
+}
+
+const FEW_LABELS = 20;
+
+/**
+ * The whole engine on in-memory rows: seeded train/validation split, preprocessing fitted on the
+ * training rows only, a hard-sharing model with one head per task, and the masked multi-task loop.
+ * The caller owns the returned model and must dispose it.
+ */
+export async function trainOnRows(spec: ResolvedSpec, rows: Row[], hooks: TrainOnRowsHooks = {}): Promise<TrainedModel> {
+  const { trainRows, validationRows } = splitRows(rows, spec.training.validationSplit, spec.training.seed);
+  const preprocessing = fitPreprocessing(spec, trainRows);
+  const train = encodeSplit(preprocessing, trainRows);
+  const validation = validationRows.length > 0 ? encodeSplit(preprocessing, validationRows) : null;
+  const warnings: string[] = [];
+  train.labels.forEach((l) => {
+    const labelled = l.mask.reduce((a, b) => a + b, 0);
+    if (labelled < FEW_LABELS) warnings.push(`task '${l.task}' has only ${labelled} labelled training rows`);
+  });
+  hooks.onLog?.('preprocessing fitted', {
+    trainRows: train.rows,
+    validationRows: validation?.rows ?? 0,
+    inputSize: preprocessing.inputSize,
+    labelledRows: Object.fromEntries(train.labels.map((l) => [l.task, l.mask.reduce((a, b) => a + b, 0)])),
+  });
+  for (const w of warnings) hooks.onLog?.(w);
+
+  const heads = preprocessing.tasks.map((enc, t) => ({ name: enc.task, type: spec.tasks[t].type, width: headWidth(enc) }));
+  const model = buildHardSharingModel({ inputSize: preprocessing.inputSize, architecture: spec.architecture, heads, seed: spec.training.seed });
+  try {
+    const result = await trainMultiTask({
+      model,
+      prep: preprocessing,
+      train,
+      validation,
+      options: spec.training,
+      weights: spec.tasks.map((t) => t.weight),
+      onEpoch: hooks.onEpoch,
+    });
+    return { model, preprocessing, result, rows: { train: train.rows, validation: validation?.rows ?? 0 }, warnings };
+  } catch (err) {
+    disposeModel(model);
+    throw err;
+  }
+}
+
+export function encodeSplit(prep: Preprocessing, rows: Row[]): EncodedSplit {
+  return { x: encodeFeatures(prep, rows), rows: rows.length, labels: encodeLabels(prep, rows) };
+}
+
+/** Seeded shuffle, then the last `fraction` of rows go to validation (at least one row for training). */
+export function splitRows(rows: Row[], fraction: number, seed: number): { trainRows: Row[]; validationRows: Row[] } {
+  const order = shuffledIndices(rows.length, createRng(seed ^ 0x5eed));
+  const nVal = Math.min(Math.floor(rows.length * fraction), rows.length - 1);
+  const nTrain = rows.length - nVal;
+  return {
+    trainRows: Array.from(order.subarray(0, nTrain), (i) => rows[i]),
+    validationRows: Array.from(order.subarray(nTrain), (i) => rows[i]),
+  };
+}
+
+export function disposeModel(model: { training: tf.LayersModel; serving: tf.LayersModel }): void {
+  model.serving.dispose();
+}

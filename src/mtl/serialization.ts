@@ -1,0 +1,38 @@
+import * as tf from '@tensorflow/tfjs';
+
+/** A model as plain data: topology JSON, weight specs and one weight buffer (what model.json + weights.bin hold). */
+export interface ModelArtifacts {
+  modelTopology: object;
+  weightSpecs: tf.io.WeightsManifestEntry[];
+  weightData: ArrayBuffer;
+}
+
+/** Captures a model's artifacts in memory; the store decides where they go. */
+export async function exportArtifacts(model: tf.LayersModel): Promise<ModelArtifacts> {
+  let captured: tf.io.ModelArtifacts | undefined;
+  await model.save(
+    tf.io.withSaveHandler(async (artifacts) => {
+      captured = artifacts;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
+  if (!captured?.modelTopology || !captured.weightSpecs || !captured.weightData) throw new Error('model export produced no weights');
+  const data = captured.weightData;
+  const weightData = Array.isArray(data) ? concat(data) : data;
+  return { modelTopology: captured.modelTopology as object, weightSpecs: captured.weightSpecs, weightData };
+}
+
+export async function importArtifacts(artifacts: ModelArtifacts): Promise<tf.LayersModel> {
+  return tf.loadLayersModel(tf.io.fromMemory({ modelTopology: artifacts.modelTopology, weightSpecs: artifacts.weightSpecs, weightData: artifacts.weightData }));
+}
+
+function concat(buffers: ArrayBuffer[]): ArrayBuffer {
+  const total = buffers.reduce((n, b) => n + b.byteLength, 0);
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const b of buffers) {
+    out.set(new Uint8Array(b), offset);
+    offset += b.byteLength;
+  }
+  return out.buffer;
+}

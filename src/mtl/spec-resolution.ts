@@ -1,0 +1,113 @@
+import type { ColumnInfo } from './column-inference.js';
+import { DEFAULT_ARCHITECTURE, DEFAULT_TRAINING, type ResolvedSpec, type TrainingSpec } from './spec.js';
+import { SpecError, type FieldError } from './spec-error.js';
+
+export interface DatasetSummary {
+  id: string;
+  name: string;
+  rows: number;
+  columns: ColumnInfo[];
+}
+
+/**
+ * Fills in defaults and checks a spec against its dataset's columns, so a spec that cannot work
+ * is refused before it is queued. Throws a SpecError listing every problem found.
+ */
+export function resolveSpec(spec: TrainingSpec, dataset: DatasetSummary): ResolvedSpec {
+  const errors: FieldError[] = [];
+  const columns = new Map(dataset.columns.map((c) => [c.name, c]));
+
+  const taskNames = new Set<string>();
+  const taskColumns = new Set<string>();
+  const tasks: ResolvedSpec['tasks'] = spec.tasks.map((t, i) => {
+    const at = `/tasks/${i}`;
+    const column = t.column ?? t.name;
+    if (taskNames.has(t.name)) errors.push({ pointer: `${at}/name`, detail: `task name '${t.name}' is used twice` });
+    taskNames.add(t.name);
+    taskColumns.add(column);
+    const info = columns.get(column);
+    if (!info) {
+      errors.push({ pointer: `${at}/column`, detail: `dataset has no column '${column}'` });
+    } else {
+      const problem = taskColumnProblem(t.type, info, dataset.rows);
+      if (problem) errors.push({ pointer: `${at}/column`, detail: problem });
+      if (t.positiveLabel !== undefined && t.type !== 'binary')
+        errors.push({ pointer: `${at}/positiveLabel`, detail: 'positiveLabel is only for binary tasks' });
+    }
+    const resolved: ResolvedSpec['tasks'][number] = { name: t.name, column, type: t.type, weight: t.weight ?? 1 };
+    if (t.positiveLabel !== undefined) resolved.positiveLabel = t.positiveLabel;
+    return resolved;
+  });
+
+  let features: ResolvedSpec['features'];
+  if (spec.features) {
+    const seen = new Set<string>();
+    features = spec.features.map((f, i) => {
+      const at = `/features/${i}`;
+      const info = columns.get(f.name);
+      if (seen.has(f.name)) errors.push({ pointer: `${at}/name`, detail: `feature '${f.name}' is listed twice` });
+      seen.add(f.name);
+      if (!info) {
+        errors.push({ pointer: `${at}/name`, detail: `dataset has no column '${f.name}'` });
+        return { name: f.name, type: f.type ?? 'numeric' };
+      }
+      if (taskColumns.has(f.name)) errors.push({ pointer: `${at}/name`, detail: `column '${f.name}' is predicted by a task and cannot also be an input` });
+      const type = f.type ?? (info.type === 'numeric' ? 'numeric' : 'categorical');
+      if (type === 'numeric' && info.type !== 'numeric' && info.type !== 'boolean' && info.type !== 'empty')
+        errors.push({ pointer: `${at}/type`, detail: `column '${f.name}' holds ${info.type} values, not numbers; use type 'categorical'` });
+      if (info.type === 'multilabel')
+        errors.push({ pointer: `${at}/name`, detail: `column '${f.name}' holds lists; list-valued inputs are not supported` });
+      return { name: f.name, type };
+    });
+  } else {
+    features = dataset.columns
+      .filter((c) => !taskColumns.has(c.name) && c.type !== 'empty' && c.type !== 'multilabel')
+      .filter((c) => c.type === 'numeric' || c.type === 'boolean' || !c.distinctCapped)
+      .map((c) => ({ name: c.name, type: c.type === 'numeric' || c.type === 'boolean' ? 'numeric' : 'categorical' }));
+    if (features.length === 0) errors.push({ pointer: '/features', detail: 'no column is left to use as input; list features explicitly' });
+  }
+
+  if (errors.length > 0) throw new SpecError(errors);
+
+  const training = { ...DEFAULT_TRAINING, ...stripUndefined(spec.training ?? {}) } as ResolvedSpec['training'];
+  const es = spec.training?.earlyStopping;
+  training.earlyStopping = es === false ? false : { ...(DEFAULT_TRAINING.earlyStopping as object), ...stripUndefined(es ?? {}) } as ResolvedSpec['training']['earlyStopping'];
+  return {
+    name: spec.name ?? defaultModelName(dataset.name),
+    datasetId: spec.datasetId,
+    features,
+    tasks,
+    architecture: { ...DEFAULT_ARCHITECTURE, ...stripUndefined(spec.architecture ?? {}) } as ResolvedSpec['architecture'],
+    training,
+  };
+}
+
+function taskColumnProblem(type: string, info: ColumnInfo, rows: number): string | undefined {
+  if (info.type === 'empty' || info.missing >= rows) return `column '${info.name}' has no values: every row is missing it`;
+  switch (type) {
+    case 'regression':
+      if (info.type !== 'numeric') return `regression needs numbers, but column '${info.name}' holds ${info.type} values`;
+      return undefined;
+    case 'binary':
+      if (info.distinct > 2) return `binary task needs two labels, but column '${info.name}' has ${info.distinctCapped ? 'over ' : ''}${info.distinct} distinct values; use 'classification'`;
+      if (info.distinct < 2) return `binary task needs two labels, but column '${info.name}' has only one value`;
+      return undefined;
+    case 'classification':
+      if (info.distinct < 2) return `classification needs at least two labels, but column '${info.name}' has ${info.distinct}`;
+      if (info.distinctCapped) return `column '${info.name}' has over ${info.distinct} distinct values: too many classes`;
+      return undefined;
+    case 'multilabel':
+      return undefined;
+    default:
+      return `unknown task type '${type}'`;
+  }
+}
+
+function defaultModelName(datasetName: string): string {
+  const cleaned = datasetName.replace(/[^A-Za-z0-9_-]/g, '-').replace(/^[^A-Za-z]+/, '');
+  return (cleaned || 'model').slice(0, 60);
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
