@@ -1,4 +1,5 @@
 import type { ResolvedSpec, TaskType } from './spec.js';
+import { SpecError } from './spec-error.js';
 import { isMissing, keyOf, toLabelList, toNumber, type Row, type Scalar } from './values.js';
 
 /** Learned on the training split and saved with the model, so serving encodes rows the same way. */
@@ -48,14 +49,14 @@ export function fitPreprocessing(spec: ResolvedSpec, rows: Row[]): Preprocessing
     }
     return { name: f.name, type: 'categorical', categories: topCategories(rows, f.name) };
   });
-  const tasks: LabelEncoder[] = spec.tasks.map((t) => {
+  const tasks: LabelEncoder[] = spec.tasks.map((t, i) => {
     switch (t.type) {
       case 'regression': {
         const { mean, std } = meanStd(rows, t.column);
         return { task: t.name, column: t.column, type: 'regression', mean, std };
       }
       case 'binary':
-        return { task: t.name, column: t.column, type: 'binary', labels: binaryLabels(rows, t.column, t.positiveLabel) };
+        return { task: t.name, column: t.column, type: 'binary', labels: binaryLabels(rows, t.column, t.positiveLabel, `/tasks/${i}`) };
       case 'classification':
         return { task: t.name, column: t.column, type: 'classification', labels: sortLabels(distinctLabels(rows, t.column)) };
       case 'multilabel': {
@@ -218,12 +219,13 @@ export function sortLabels(labels: Scalar[]): Scalar[] {
 }
 
 /** [negative, positive]: the given positive label, else true / 1 / yes / the later label. */
-function binaryLabels(rows: Row[], column: string, positive?: Scalar): [Scalar, Scalar] {
+function binaryLabels(rows: Row[], column: string, positive: Scalar | undefined, pointer: string): [Scalar, Scalar] {
   const labels = sortLabels(distinctLabels(rows, column));
-  if (labels.length !== 2) throw new Error(`binary task column '${column}' has ${labels.length} distinct labels in the training split, needs 2`);
+  if (labels.length !== 2)
+    throw new SpecError([{ pointer: `${pointer}/column`, detail: `binary task column '${column}' has ${labels.length} distinct labels in the training split, needs 2` }]);
   if (positive !== undefined) {
     const p = labels.find((l) => keyOf(l) === keyOf(positive));
-    if (p === undefined) throw new Error(`positiveLabel ${JSON.stringify(positive)} is not a label of column '${column}'`);
+    if (p === undefined) throw new SpecError([{ pointer: `${pointer}/positiveLabel`, detail: `${JSON.stringify(positive)} is not a label of column '${column}'` }]);
     return labels[0] === p ? [labels[1], p] : [labels[0], p];
   }
   const positiveWords = new Set(['true', '1', 'yes', 'y', 'positive', 'pos']);

@@ -1,0 +1,86 @@
+import type { Readable } from 'node:stream';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { HttpProblem } from '../problem.js';
+import { DatasetListSchema, DatasetSchema, UploadQuerySchema } from '../schemas/dataset.js';
+import { IdParamsSchema, problems } from '../schemas/problem.js';
+import type { TabularFormat } from '../../store/tabular-parser.js';
+
+const FORMATS: Record<string, TabularFormat> = {
+  'text/csv': 'csv',
+  'application/x-ndjson': 'ndjson',
+  'application/jsonl': 'ndjson',
+};
+
+const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  // Uploads are streamed to the store as they arrive, never buffered whole.
+  app.addContentTypeParser(Object.keys(FORMATS), (_request, payload, done) => done(null, payload));
+
+  app.post(
+    '/v1/datasets',
+    {
+      schema: {
+        tags: ['datasets'],
+        summary: 'Upload a dataset (CSV with a header row, or NDJSON)',
+        description:
+          'The body is streamed to the store and parsed as it arrives; column types are inferred. Empty cells, NA and null are missing values. ' +
+          'Multi-label cells are JSON arrays (NDJSON) or a|b|c (CSV).',
+        querystring: UploadQuerySchema,
+        body: {
+          content: {
+            'text/csv': { schema: { type: 'string', description: 'CSV, header row first' } },
+            'application/x-ndjson': { schema: { type: 'string', description: 'One JSON object per line' } },
+          },
+        },
+        response: { 201: DatasetSchema, ...problems(400, 413, 415) },
+      },
+      // The body is a stream: the schema above documents it; the store validates it while parsing.
+      validatorCompiler: ({ httpPart }) => (httpPart === 'body' ? () => true : undefined) as never,
+    },
+    async (request, reply) => {
+      const mediaType = String(request.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+      const format = FORMATS[mediaType];
+      if (!format) {
+        throw new HttpProblem(415, 'Unsupported Media Type', `send the dataset as text/csv or application/x-ndjson, not '${mediaType || 'nothing'}'`, [
+          { pointer: '/headers/content-type', detail: 'must be text/csv or application/x-ndjson' },
+        ]);
+      }
+      const name = request.query.name ?? 'dataset';
+      const info = await app.services.datasets.create(name, format, request.body as Readable, app.services.config.DATASET_MAX_BYTES);
+      request.log.info({ datasetId: info.id, rows: info.rows, columns: info.columns.length }, 'dataset stored');
+      return reply.code(201).header('location', `/v1/datasets/${info.id}`).send(info);
+    },
+  );
+
+  app.get('/v1/datasets', { schema: { tags: ['datasets'], summary: 'List datasets', response: { 200: DatasetListSchema } } }, async () => ({
+    datasets: await app.services.datasets.list(),
+  }));
+
+  app.get(
+    '/v1/datasets/:id',
+    { schema: { tags: ['datasets'], summary: 'A dataset with its inferred columns', params: IdParamsSchema, response: { 200: DatasetSchema, ...problems(404) } } },
+    async (request) => app.services.datasets.get(request.params.id),
+  );
+
+  app.delete(
+    '/v1/datasets/:id',
+    {
+      schema: {
+        tags: ['datasets'],
+        summary: 'Delete a dataset (refused while a queued or running job uses it)',
+        params: IdParamsSchema,
+        response: { 204: Type.Null(), ...problems(404, 409) },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params;
+      await app.services.datasets.get(id);
+      const jobs = await app.services.trainingQueue.activeJobsFor(id);
+      if (jobs.length > 0) throw new HttpProblem(409, 'Conflict', `dataset is used by unfinished job(s) ${jobs.join(', ')}; wait for them or cancel them first`);
+      await app.services.datasets.delete(id);
+      return reply.code(204).send(null);
+    },
+  );
+};
+
+export default datasetRoutes;

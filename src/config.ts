@@ -1,0 +1,35 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+
+/** Every setting of the API and the worker, from environment variables, with defaults for one machine. */
+export const ConfigSchema = Type.Object({
+  PORT: Type.Integer({ default: 3000, minimum: 0, maximum: 65535, description: 'HTTP port of the API.' }),
+  HOST: Type.String({ default: '127.0.0.1', description: 'Address the API listens on (0.0.0.0 in containers).' }),
+  REDIS_URL: Type.Optional(Type.String({ description: 'Redis for the job queue. Unset: 127.0.0.1:6379, else a private redis-server (npm start / npm test).' })),
+  DATA_DIR: Type.String({ default: './data', description: 'Datasets, models and the private Redis live here.' }),
+  LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
+  TF_BACKEND: Type.Union([Type.Literal('auto'), Type.Literal('tensorflow'), Type.Literal('wasm'), Type.Literal('cpu')], {
+    default: 'auto',
+    description: 'auto: tfjs-node-gpu / tfjs-node when installed, else wasm, else cpu.',
+  }),
+  WORKER_CONCURRENCY: Type.Integer({ default: 1, minimum: 1, maximum: 64, description: 'Training jobs one worker process runs at once.' }),
+  QUEUE_PREFIX: Type.String({ default: 'mtl', pattern: '^[A-Za-z0-9_:-]+$', description: 'Redis key prefix of the queues.' }),
+  MODEL_CACHE_SIZE: Type.Integer({ default: 8, minimum: 1, maximum: 1000, description: 'Loaded models the API keeps in memory.' }),
+  DATASET_MAX_BYTES: Type.Integer({ default: 1024 ** 3, minimum: 1, description: 'Largest dataset upload, in bytes.' }),
+  PREDICT_MAX_ROWS: Type.Integer({ default: 10000, minimum: 1, description: 'Most instances in one predict request.' }),
+  JOB_ATTEMPTS: Type.Integer({ default: 3, minimum: 1, maximum: 100, description: 'Tries of a training job that fails for a transient reason.' }),
+  JOB_RETENTION_HOURS: Type.Number({ default: 24 * 7, minimum: 0, description: 'How long finished jobs and their history are kept.' }),
+});
+export type Config = Static<typeof ConfigSchema>;
+
+/** Parses settings from `env` (default: process.env); throws naming each bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const known = Object.keys(ConfigSchema.properties);
+  const raw = Object.fromEntries(Object.entries(env).filter(([k, v]) => known.includes(k) && v !== undefined && v !== ''));
+  const value = Value.Default(ConfigSchema, Value.Convert(ConfigSchema, raw));
+  const errors = [...Value.Errors(ConfigSchema, value)];
+  if (errors.length > 0) {
+    throw new Error(`invalid settings: ${errors.map((e) => `${e.path.slice(1)}: ${e.message}`).join('; ')}`);
+  }
+  return value as Config;
+}
