@@ -1,0 +1,81 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createReadStream } from 'node:fs';
+import { createTestApp, type TestApp } from '../helpers/test-app.js';
+import { DIGITS_CSV } from '../helpers/digits.js';
+
+let t: TestApp;
+before(async () => (t = await createTestApp('datasets', { DATASET_MAX_BYTES: '400000' })));
+after(async () => t.close());
+
+describe('datasets API', () => {
+  it('uploads CSV as a stream and answers 201 with rows and column types', async () => {
+    const res = await t.app.inject({ method: 'POST', url: '/v1/datasets?name=digits', headers: { 'content-type': 'text/csv' }, payload: createReadStream(DIGITS_CSV) });
+    assert.equal(res.statusCode, 201, res.body);
+    const body = res.json();
+    assert.equal(body.name, 'digits');
+    assert.equal(body.rows, 1797);
+    assert.equal(res.headers.location, `/v1/datasets/${body.id}`);
+    const types = Object.fromEntries(body.columns.map((c: { name: string; type: string }) => [c.name, c.type]));
+    assert.equal(types.p10, 'numeric');
+    assert.equal(types.parity, 'categorical');
+    assert.equal(types.tags, 'multilabel');
+    const got = await t.app.inject({ url: `/v1/datasets/${body.id}` });
+    assert.equal(got.statusCode, 200);
+    assert.equal(got.json().rows, 1797);
+    const list = await t.app.inject({ url: '/v1/datasets' });
+    assert.ok(list.json().datasets.some((d: { id: string }) => d.id === body.id));
+  });
+
+  it('uploads NDJSON', async () => {
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/v1/datasets?name=nd',
+      headers: { 'content-type': 'application/x-ndjson' },
+      payload: '{"a":1,"t":["x","y"]}\n{"a":2,"t":null}\n',
+    });
+    assert.equal(res.statusCode, 201, res.body);
+    assert.deepEqual(res.json().columns.map((c: { type: string }) => c.type), ['numeric', 'multilabel']);
+  });
+
+  it('refuses a wrong content type with 415 naming the header', async () => {
+    for (const type of ['application/json', 'text/plain', 'application/xml']) {
+      const res = await t.app.inject({ method: 'POST', url: '/v1/datasets', headers: { 'content-type': type }, payload: type === 'application/json' ? '{"a":1}' : 'a,b' });
+      assert.equal(res.statusCode, 415, `${type}: ${res.body}`);
+      assert.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8');
+      assert.equal(res.json().errors[0].pointer, '/headers/content-type');
+    }
+  });
+
+  it('refuses malformed and oversized uploads with a 4xx problem, and stores nothing', async () => {
+    const before = (await t.app.inject({ url: '/v1/datasets' })).json().datasets.length;
+    const bad = await t.app.inject({ method: 'POST', url: '/v1/datasets', headers: { 'content-type': 'text/csv' }, payload: 'a,b\n1,2\n1,2,3\n' });
+    assert.equal(bad.statusCode, 400);
+    assert.match(bad.json().detail, /line 3/);
+    const badJson = await t.app.inject({ method: 'POST', url: '/v1/datasets', headers: { 'content-type': 'application/x-ndjson' }, payload: '{"a":1}\nnot json\n' });
+    assert.equal(badJson.statusCode, 400);
+    assert.match(badJson.json().detail, /line 2/);
+    const big = await t.app.inject({ method: 'POST', url: '/v1/datasets', headers: { 'content-type': 'text/csv' }, payload: 'a\n' + '12345\n'.repeat(100_000) });
+    assert.equal(big.statusCode, 413);
+    const badName = await t.app.inject({ method: 'POST', url: `/v1/datasets?name=${'x'.repeat(300)}`, headers: { 'content-type': 'text/csv' }, payload: 'a\n1\n' });
+    assert.equal(badName.statusCode, 400);
+    assert.equal(badName.json().errors[0].pointer, '/querystring/name');
+    assert.equal((await t.app.inject({ url: '/v1/datasets' })).json().datasets.length, before);
+  });
+
+  it('answers 404 for unknown ids, path traversal included', async () => {
+    for (const id of ['00000000-0000-4000-8000-000000000000', '..%2F..%2Fetc', 'x']) {
+      const res = await t.app.inject({ url: `/v1/datasets/${id}` });
+      assert.equal(res.statusCode, 404, id);
+      assert.equal(res.json().status, 404);
+      assert.equal((await t.app.inject({ method: 'DELETE', url: `/v1/datasets/${id}` })).statusCode, 404);
+    }
+  });
+
+  it('deletes a dataset', async () => {
+    const res = await t.app.inject({ method: 'POST', url: '/v1/datasets', headers: { 'content-type': 'text/csv' }, payload: 'a\n1\n' });
+    const { id } = res.json();
+    assert.equal((await t.app.inject({ method: 'DELETE', url: `/v1/datasets/${id}` })).statusCode, 204);
+    assert.equal((await t.app.inject({ url: `/v1/datasets/${id}` })).statusCode, 404);
+  });
+});

@@ -1,0 +1,94 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createTestApp, type TestApp } from '../helpers/test-app.js';
+
+let t: TestApp;
+let datasetId: string;
+before(async () => {
+  t = await createTestApp('jobs');
+  const csv = 'x,colour,label,flag,empty,price\n1,red,cat,yes,,1.5\n2,blue,dog,no,,2.5\n3,red,cow,yes,NA,3\n';
+  datasetId = (await t.app.inject({ method: 'POST', url: '/v1/datasets', headers: { 'content-type': 'text/csv' }, payload: csv })).json().id;
+});
+after(async () => t.close());
+
+const post = (payload: unknown, headers: Record<string, string> = { 'content-type': 'application/json' }) =>
+  t.app.inject({ method: 'POST', url: '/v1/jobs', headers, payload: typeof payload === 'string' ? payload : JSON.stringify(payload) });
+
+describe('jobs API', () => {
+  it('queues a valid spec: 202, Location, state queued; the job is readable and listed', async () => {
+    const res = await post({ datasetId, tasks: [{ name: 'label', type: 'classification' }, { name: 'flag', type: 'binary' }] });
+    assert.equal(res.statusCode, 202, res.body);
+    const { id, state, modelId } = res.json();
+    assert.equal(state, 'queued');
+    assert.match(modelId, /^[0-9a-f-]{36}$/);
+    assert.equal(res.headers.location, `/v1/jobs/${id}`);
+    const job = (await t.app.inject({ url: `/v1/jobs/${id}` })).json();
+    assert.equal(job.state, 'queued');
+    assert.deepEqual(job.progress, { epoch: 0, epochs: 20, percent: 0 });
+    assert.deepEqual(job.history, []);
+    assert.equal(job.modelId, null);
+    const list = (await t.app.inject({ url: '/v1/jobs' })).json();
+    assert.ok(list.jobs.some((j: { id: string }) => j.id === id));
+  });
+
+  it('refuses schema errors with 400, naming each field', async () => {
+    const cases: [unknown, string][] = [
+      [{ datasetId, tasks: [{ name: 'label', type: 'ranking' }] }, '/tasks/0/type'],
+      [{ datasetId, tasks: [] }, '/tasks'],
+      [{ tasks: [{ name: 'label', type: 'binary' }] }, '/datasetId'],
+      [{ datasetId, tasks: [{ name: 'label', type: 'binary' }], training: { epochs: 0 } }, '/training/epochs'],
+      [{ datasetId, tasks: [{ name: 'label', type: 'binary' }], training: { epochs: '5' } }, '/training/epochs'],
+      [{ datasetId, tasks: [{ name: 'bad name!', type: 'binary' }] }, '/tasks/0/name'],
+      [{ datasetId, tasks: [{ name: 'label', type: 'binary' }], surprise: 1 }, '/surprise'],
+      [{ datasetId, tasks: [{ name: 'label', type: 'binary' }], architecture: { sharedLayers: [-1] } }, '/architecture/sharedLayers/0'],
+    ];
+    for (const [body, pointer] of cases) {
+      const res = await post(body);
+      assert.equal(res.statusCode, 400, `${JSON.stringify(body)}: ${res.body}`);
+      assert.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8');
+      const pointers = res.json().errors.map((e: { pointer: string }) => e.pointer);
+      assert.ok(pointers.includes(pointer), `${pointer} not in ${pointers}`);
+    }
+  });
+
+  it('refuses malformed JSON and the wrong content type', async () => {
+    const bad = await post('{"datasetId": ');
+    assert.equal(bad.statusCode, 400);
+    assert.equal(bad.json().status, 400);
+    const csv = await post('a,b', { 'content-type': 'text/csv' });
+    assert.equal(csv.statusCode, 415);
+  });
+
+  it('refuses, before queueing, a spec that does not fit its dataset (422, naming the field)', async () => {
+    const before = (await t.app.inject({ url: '/v1/jobs' })).json().jobs.length;
+    const cases: [unknown, string, RegExp][] = [
+      [{ datasetId, tasks: [{ name: 'nope', type: 'binary' }] }, '/tasks/0/column', /no column 'nope'/],
+      [{ datasetId, tasks: [{ name: 'e', column: 'empty', type: 'classification' }] }, '/tasks/0/column', /no values/],
+      [{ datasetId, tasks: [{ name: 'label', type: 'binary' }] }, '/tasks/0/column', /3 distinct/],
+      [{ datasetId, tasks: [{ name: 'p', column: 'colour', type: 'regression' }] }, '/tasks/0/column', /needs numbers/],
+      [{ datasetId, features: [{ name: 'ghost' }], tasks: [{ name: 'flag', type: 'binary' }] }, '/features/0/name', /no column 'ghost'/],
+      [{ datasetId: '00000000-0000-4000-8000-000000000000', tasks: [{ name: 'flag', type: 'binary' }] }, '/datasetId', /no dataset/],
+      [{ datasetId: '../../etc/passwd', tasks: [{ name: 'flag', type: 'binary' }] }, '/datasetId', /no dataset/],
+    ];
+    for (const [body, pointer, detail] of cases) {
+      const res = await post(body);
+      assert.equal(res.statusCode, 422, `${JSON.stringify(body)}: ${res.body}`);
+      const err = res.json().errors.find((e: { pointer: string }) => e.pointer === pointer);
+      assert.ok(err, `${pointer} in ${res.body}`);
+      assert.match(err.detail, detail);
+    }
+    assert.equal((await t.app.inject({ url: '/v1/jobs' })).json().jobs.length, before, 'nothing was queued');
+  });
+
+  it('answers 404 for an unknown job', async () => {
+    const res = await t.app.inject({ url: '/v1/jobs/00000000-0000-4000-8000-000000000000' });
+    assert.equal(res.statusCode, 404);
+    assert.equal(res.json().title, 'Not Found');
+  });
+
+  it('refuses to delete a dataset that a queued job uses (409), and keeps it', async () => {
+    const res = await t.app.inject({ method: 'DELETE', url: `/v1/datasets/${datasetId}` });
+    assert.equal(res.statusCode, 409);
+    assert.equal((await t.app.inject({ url: `/v1/datasets/${datasetId}` })).statusCode, 200);
+  });
+});

@@ -1,0 +1,41 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { loadConfig, type Config } from '../../src/config.js';
+import { buildApp, type App } from '../../src/api/app.js';
+import { createServices } from '../../src/api/start-api.js';
+import type { AppServices } from '../../src/api/plugins/services.js';
+import { testRedis, uniquePrefix } from './redis.js';
+
+export interface TestApp {
+  app: App;
+  services: AppServices;
+  config: Config;
+  redisUrl: string;
+  close: () => Promise<void>;
+}
+
+/** The real API (real Redis, real store in a temp dir) under a unique queue prefix. */
+export async function createTestApp(name: string, env: Record<string, string> = {}): Promise<TestApp> {
+  const redis = await testRedis();
+  const dataDir = mkdtempSync(join(tmpdir(), `mtl-${name}-`));
+  const config = loadConfig({ DATA_DIR: dataDir, QUEUE_PREFIX: uniquePrefix(name), LOG_LEVEL: 'silent', ...env });
+  const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  const services = await createServices(config, redis.url, logger);
+  const app = await buildApp(services, { loggerInstance: logger });
+  await app.ready();
+  return {
+    app,
+    services,
+    config,
+    redisUrl: redis.url,
+    close: async () => {
+      await services.trainingQueue.queue.obliterate({ force: true }).catch(() => undefined);
+      await app.close();
+      await services.close();
+      await redis.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}

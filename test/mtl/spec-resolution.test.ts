@@ -1,0 +1,82 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { ColumnInference } from '../../src/mtl/column-inference.js';
+import { resolveSpec } from '../../src/mtl/spec-resolution.js';
+import { SpecError } from '../../src/mtl/spec-error.js';
+
+const inference = new ColumnInference();
+for (const r of [
+  { a: '1', b: 'x', label: 'cat', flag: 'true', empty: '', tags: 'p|q', y: '2.5' },
+  { a: '2', b: 'y', label: 'dog', flag: 'false', empty: 'NA', tags: 'q', y: '3' },
+  { a: 'NA', b: 'x', label: 'cow', flag: 'true', empty: null, tags: '', y: '1' },
+]) inference.add(r);
+const dataset = { id: 'd', name: 'my data', rows: 3, columns: inference.columns() };
+
+function errorsOf(fn: () => unknown) {
+  try {
+    fn();
+  } catch (err) {
+    assert.ok(err instanceof SpecError);
+    return err.errors;
+  }
+  assert.fail('expected a SpecError');
+}
+
+describe('column inference', () => {
+  it('infers types and counts missing values (empty, NA, null)', () => {
+    const byName = Object.fromEntries(dataset.columns.map((c) => [c.name, c]));
+    assert.equal(byName.a.type, 'numeric');
+    assert.equal(byName.a.missing, 1);
+    assert.equal(byName.b.type, 'categorical');
+    assert.equal(byName.flag.type, 'boolean');
+    assert.equal(byName.empty.type, 'empty');
+    assert.equal(byName.empty.missing, 3);
+    assert.equal(byName.tags.type, 'multilabel');
+    assert.equal(byName.y.type, 'numeric');
+    assert.deepEqual(byName.y.sample, [2.5, 3, 1]);
+  });
+});
+
+describe('spec resolution', () => {
+  it('fills defaults and uses every column no task uses as a feature', () => {
+    const spec = resolveSpec({ datasetId: 'd', tasks: [{ name: 'label', type: 'classification' }, { name: 'y', type: 'regression', weight: 2 }] }, dataset);
+    assert.equal(spec.name, 'my-data');
+    assert.deepEqual(spec.features, [
+      { name: 'a', type: 'numeric' },
+      { name: 'b', type: 'categorical' },
+      { name: 'flag', type: 'numeric' },
+    ]);
+    assert.deepEqual(spec.tasks[1], { name: 'y', column: 'y', type: 'regression', weight: 2 });
+    assert.equal(spec.training.epochs, 20);
+    assert.deepEqual(spec.training.earlyStopping, { patience: 5, minDelta: 0 });
+  });
+
+  it('earlyStopping: false turns it off', () => {
+    const spec = resolveSpec({ datasetId: 'd', tasks: [{ name: 'label', type: 'classification' }], training: { earlyStopping: false, epochs: 3 } }, dataset);
+    assert.equal(spec.training.earlyStopping, false);
+    assert.equal(spec.training.epochs, 3);
+  });
+
+  it('names every field that cannot work', () => {
+    const errors = errorsOf(() =>
+      resolveSpec(
+        {
+          datasetId: 'd',
+          features: [{ name: 'nope' }, { name: 'b', type: 'numeric' }, { name: 'label' }],
+          tasks: [
+            { name: 'label', type: 'classification' },
+            { name: 'e', column: 'empty', type: 'classification' },
+            { name: 'r', column: 'b', type: 'regression' },
+            { name: 'bin', column: 'label', type: 'binary' },
+            { name: 'gone', column: 'missing_column', type: 'binary' },
+          ],
+        },
+        dataset,
+      ),
+    );
+    const pointers = errors.map((e) => e.pointer).sort();
+    assert.deepEqual(pointers, ['/features/0/name', '/features/1/name', '/features/1/type', '/features/2/name', '/tasks/1/column', '/tasks/2/column', '/tasks/3/column', '/tasks/4/column']);
+    assert.match(errors.find((e) => e.pointer === '/tasks/1/column')!.detail, /no values/);
+    assert.match(errors.find((e) => e.pointer === '/tasks/3/column')!.detail, /3 distinct/);
+  });
+});

@@ -1,0 +1,71 @@
+import { describe, it, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { DatasetStore } from '../../src/store/dataset-store.js';
+import { DatasetFormatError, NotFoundError, PayloadTooLargeError } from '../../src/store/store-errors.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'mtl-ds-'));
+const store = new DatasetStore(dir);
+const body = (text: string) => Readable.from([Buffer.from(text)]);
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('dataset store', () => {
+  it('stores a CSV upload, infers types, treats empty / NA / null as missing', async () => {
+    const csv = 'x,colour,tags,price\n1,red,a|b,10\n2,,b,NA\n,blue,,null\n';
+    const info = await store.create('shop', 'csv', body(csv), 1e6);
+    assert.equal(info.rows, 3);
+    assert.deepEqual(info.columns.map((c) => [c.name, c.type, c.missing]), [
+      ['x', 'numeric', 1],
+      ['colour', 'categorical', 1],
+      ['tags', 'multilabel', 1],
+      ['price', 'numeric', 2],
+    ]);
+    const { rows } = await store.readRows(info.id);
+    assert.deepEqual(rows.map((r) => ({ ...r })), [
+      { x: 1, colour: 'red', tags: 'a|b', price: 10 },
+      { x: 2, colour: null, tags: 'b', price: null },
+      { x: null, colour: 'blue', tags: null, price: null },
+    ]);
+    assert.equal((await store.get(info.id)).name, 'shop');
+  });
+
+  it('stores NDJSON with lists, nulls and absent keys', async () => {
+    const nd = '{"x": 1, "tags": ["a", "b"], "ok": true}\n\n{"x": 2.5, "tags": [], "ok": false}\n{"tags": null}\n';
+    const info = await store.create('nd', 'ndjson', body(nd), 1e6);
+    assert.equal(info.rows, 3);
+    const byName = Object.fromEntries(info.columns.map((c) => [c.name, c]));
+    assert.equal(byName.x.type, 'numeric');
+    assert.equal(byName.x.missing, 1);
+    assert.equal(byName.tags.type, 'multilabel');
+    assert.equal(byName.ok.type, 'boolean');
+    const { rows } = await store.readRows(info.id);
+    assert.deepEqual(rows[0].tags, ['a', 'b']);
+  });
+
+  it('refuses malformed uploads with the line, and keeps nothing of them', async () => {
+    const before = (await store.list()).length;
+    await assert.rejects(store.create('bad', 'csv', body('a,b\n1,2\n3,4,5\n'), 1e6), (e: unknown) => e instanceof DatasetFormatError && /line 3/.test(e.message));
+    await assert.rejects(store.create('bad', 'csv', body('a,a\n1,2\n'), 1e6), /appears twice/);
+    await assert.rejects(store.create('bad', 'csv', body('a,b\n'), 1e6), /no rows/);
+    await assert.rejects(store.create('bad', 'ndjson', body('{"a":1}\n{"a":\n'), 1e6), (e: unknown) => e instanceof DatasetFormatError && /line 2/.test(e.message));
+    await assert.rejects(store.create('bad', 'ndjson', body('[1,2]\n'), 1e6), /JSON object/);
+    await assert.rejects(store.create('bad', 'ndjson', body('{"a":{"b":1}}\n'), 1e6), /field 'a'/);
+    await assert.rejects(store.create('big', 'csv', body('a\n' + '1\n'.repeat(1000)), 100), PayloadTooLargeError);
+    assert.equal((await store.list()).length, before);
+    assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith('.tmp')), []);
+  });
+
+  it('treats ids that are not ours (path traversal included) as unknown', async () => {
+    for (const id of ['../../etc', 'nope', '..', '00000000-0000-0000-0000-000000000000'])
+      await assert.rejects(store.get(id), NotFoundError);
+  });
+
+  it('deletes', async () => {
+    const info = await store.create('tmp', 'csv', body('a\n1\n'), 1e6);
+    await store.delete(info.id);
+    await assert.rejects(store.get(info.id), NotFoundError);
+  });
+});
