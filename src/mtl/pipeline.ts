@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
 import { encodeFeatures, encodeLabels, fitPreprocessing, headWidth, type Preprocessing } from './preprocessing.js';
-import { buildHardSharingModel, type MultiTaskModel } from './model-builder.js';
+import { buildModel, type MultiTaskModel } from './model-builder.js';
 import type { EncodedSplit } from './evaluation.js';
 import { trainMultiTask, type EpochReport, type TrainResult } from './trainer.js';
 import type { ResolvedSpec } from './spec.js';
@@ -47,7 +47,7 @@ export async function trainOnRows(spec: ResolvedSpec, rows: Row[], hooks: TrainO
   for (const w of warnings) hooks.onLog?.(w);
 
   const heads = preprocessing.tasks.map((enc, t) => ({ name: enc.task, type: spec.tasks[t].type, width: headWidth(enc) }));
-  const model = buildHardSharingModel({ inputSize: preprocessing.inputSize, architecture: spec.architecture, heads, seed: spec.training.seed });
+  const model = buildModel({ inputSize: preprocessing.inputSize, architecture: spec.architecture, heads, seed: spec.training.seed });
   try {
     const result = await trainMultiTask({
       model,

@@ -1,5 +1,5 @@
 import type { ColumnInfo } from './column-inference.js';
-import { DEFAULT_ARCHITECTURE, DEFAULT_TRAINING, type ResolvedSpec, type TrainingSpec } from './spec.js';
+import { ARCHITECTURE_DEFAULTS, DEFAULT_TRAINING, type ResolvedArchitecture, type ResolvedLossWeighting, type ResolvedSpec, type TrainingSpec } from './spec.js';
 import { SpecError, type FieldError } from './spec-error.js';
 
 export interface DatasetSummary {
@@ -67,19 +67,64 @@ export function resolveSpec(spec: TrainingSpec, dataset: DatasetSummary): Resolv
     if (features.length === 0) errors.push({ pointer: '/features', detail: 'no column is left to use as input; list features explicitly' });
   }
 
-  if (errors.length > 0) throw new SpecError(errors);
-
+  const architecture = resolveArchitecture(spec.architecture ?? {}, errors);
+  const lossWeighting = resolveLossWeighting(spec.lossWeighting, errors);
   const training = { ...DEFAULT_TRAINING, ...stripUndefined(spec.training ?? {}) } as ResolvedSpec['training'];
   const es = spec.training?.earlyStopping;
   training.earlyStopping = es === false ? false : { ...(DEFAULT_TRAINING.earlyStopping as object), ...stripUndefined(es ?? {}) } as ResolvedSpec['training']['earlyStopping'];
+  const monitor = training.monitor;
+  if (typeof monitor === 'object' && !taskNames.has(monitor.task))
+    errors.push({ pointer: '/training/monitor/task', detail: `no task named '${monitor.task}'` });
+  if (training.baselines && tasks.length < 2) errors.push({ pointer: '/training/baselines', detail: 'single-task baselines need at least two tasks' });
+
+  if (errors.length > 0) throw new SpecError(errors);
   return {
     name: spec.name ?? defaultModelName(dataset.name),
     datasetId: spec.datasetId,
     features,
     tasks,
-    architecture: { ...DEFAULT_ARCHITECTURE, ...stripUndefined(spec.architecture ?? {}) } as ResolvedSpec['architecture'],
+    architecture,
+    lossWeighting,
     training,
   };
+}
+
+/** Which architecture fields apply to which type; any other field given is an error. */
+const ARCHITECTURE_FIELDS: Record<ResolvedArchitecture['type'], string[]> = {
+  'hard-sharing': ['sharedLayers', 'headLayers', 'activation'],
+  'soft-sharing': ['sharedLayers', 'headLayers', 'activation', 'crossStitch', 'tie'],
+  mmoe: ['experts', 'expertLayers', 'towerLayers', 'activation'],
+  ple: ['experts', 'taskExperts', 'levels', 'expertLayers', 'towerLayers', 'activation'],
+};
+
+function resolveArchitecture(given: NonNullable<TrainingSpec['architecture']>, errors: FieldError[]): ResolvedArchitecture {
+  const type = given.type ?? 'hard-sharing';
+  for (const key of Object.keys(given)) {
+    if (key !== 'type' && !ARCHITECTURE_FIELDS[type].includes(key))
+      errors.push({ pointer: `/architecture/${key}`, detail: `'${key}' does not apply to ${type}; it takes ${ARCHITECTURE_FIELDS[type].join(', ')}` });
+  }
+  const resolved = { ...ARCHITECTURE_DEFAULTS[type], ...stripUndefined(given), type } as ResolvedArchitecture;
+  if (resolved.type === 'soft-sharing' && resolved.sharedLayers.length === 0)
+    errors.push({ pointer: '/architecture/sharedLayers', detail: 'soft-sharing needs at least one tower layer' });
+  if ((resolved.type === 'mmoe' || resolved.type === 'ple') && resolved.expertLayers.length === 0)
+    errors.push({ pointer: '/architecture/expertLayers', detail: `${type} experts need at least one layer` });
+  return resolved;
+}
+
+function resolveLossWeighting(given: TrainingSpec['lossWeighting'], errors: FieldError[]): ResolvedLossWeighting {
+  const strategy = given?.strategy ?? 'static';
+  const allowed: Record<string, string[]> = { dwa: ['temperature'], gradnorm: ['alpha'] };
+  for (const key of Object.keys(given ?? {}))
+    if (key !== 'strategy' && !(allowed[strategy] ?? []).includes(key))
+      errors.push({ pointer: `/lossWeighting/${key}`, detail: `'${key}' does not apply to the ${strategy} strategy` });
+  switch (strategy) {
+    case 'dwa':
+      return { strategy, temperature: given?.temperature ?? 2 };
+    case 'gradnorm':
+      return { strategy, alpha: given?.alpha ?? 1.5 };
+    default:
+      return { strategy };
+  }
 }
 
 function taskColumnProblem(type: string, info: ColumnInfo, rows: number): string | undefined {

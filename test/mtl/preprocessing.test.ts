@@ -18,6 +18,7 @@ const spec: ResolvedSpec = {
     { name: 'price', column: 'price', type: 'regression', weight: 1 },
   ],
   architecture: DEFAULT_ARCHITECTURE,
+  lossWeighting: { strategy: 'static' },
   training: DEFAULT_TRAINING,
 };
 

@@ -1,6 +1,6 @@
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildHardSharingModel } from '../../src/mtl/model-builder.js';
+import { buildModel } from '../../src/mtl/model-builder.js';
 import { maskedLossParts, maskedMean } from '../../src/mtl/losses.js';
 import { disposeModel, trainOnRows } from '../../src/mtl/pipeline.js';
 import { predictInstances } from '../../src/mtl/predictor.js';
@@ -103,7 +103,7 @@ describe('gradient of a masked loss on a tiny net (hand-computed)', () => {
 
   it('a masked row contributes nothing to the gradient', () => {
     // No trunk, one regression head: pred = x·w + b. L = Σ_m (pred − y)² / Σ m.
-    const model = buildHardSharingModel({
+    const model = buildModel({
       inputSize: 2,
       architecture: { type: 'hard-sharing', sharedLayers: [], headLayers: [], activation: 'relu' },
       heads: [{ name: 'y', type: 'regression', width: 1 }],
