@@ -1,6 +1,8 @@
 import type * as tf from '@tensorflow/tfjs';
 import { encodeFeatures, encodeLabels, fitPreprocessing, headWidth, type Preprocessing } from './preprocessing.js';
 import { buildModel, type MultiTaskModel } from './model-builder.js';
+import { compareWithBaselines, type BaselineReport } from './baselines.js';
+import type { TaskMetrics } from './metrics.js';
 import type { EncodedSplit } from './evaluation.js';
 import { trainMultiTask, type EpochReport, type TrainResult } from './trainer.js';
 import type { ResolvedSpec } from './spec.js';
@@ -11,6 +13,8 @@ export interface TrainedModel {
   model: MultiTaskModel;
   preprocessing: Preprocessing;
   result: TrainResult;
+  /** Single-task baselines and Δm, when `training.baselines` asked for them. */
+  baselines: BaselineReport | null;
   rows: { train: number; validation: number };
   /** Things a user should know about their data, e.g. a task with very few labels. */
   warnings: string[];
@@ -56,13 +60,36 @@ export async function trainOnRows(spec: ResolvedSpec, rows: Row[], hooks: TrainO
       validation,
       options: spec.training,
       weights: spec.tasks.map((t) => t.weight),
+      lossWeighting: spec.lossWeighting,
       onEpoch: hooks.onEpoch,
     });
-    return { model, preprocessing, result, rows: { train: train.rows, validation: validation?.rows ?? 0 }, warnings };
+    const baselines = spec.training.baselines ? await trainBaselines(spec, rows, result, hooks) : null;
+    return { model, preprocessing, result, baselines, rows: { train: train.rows, validation: validation?.rows ?? 0 }, warnings };
   } catch (err) {
     disposeModel(model);
     throw err;
   }
+}
+
+/**
+ * One single-task model per task: the same architecture, split, seed and epoch budget, the task's
+ * own loss only. Their metrics against the multi-task model's give the MTL gain Δm.
+ */
+async function trainBaselines(spec: ResolvedSpec, rows: Row[], mtl: TrainResult, hooks: TrainOnRowsHooks): Promise<BaselineReport> {
+  const stl: Record<string, TaskMetrics> = {};
+  for (const task of spec.tasks) {
+    hooks.onLog?.(`training single-task baseline for '${task.name}'`);
+    const single: ResolvedSpec = {
+      ...spec,
+      tasks: [{ ...task, weight: 1 }],
+      lossWeighting: { strategy: 'static' },
+      training: { ...spec.training, baselines: false, affinity: false, monitor: typeof spec.training.monitor === 'object' ? { task: task.name } : spec.training.monitor },
+    };
+    const trained = await trainOnRows(single, rows);
+    stl[task.name] = (trained.result.validationMetrics ?? trained.result.trainMetrics)[task.name];
+    disposeModel(trained.model);
+  }
+  return compareWithBaselines(mtl.validationMetrics ?? mtl.trainMetrics, stl);
 }
 
 export function encodeSplit(prep: Preprocessing, rows: Row[]): EncodedSplit {

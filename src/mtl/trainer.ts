@@ -3,9 +3,11 @@ import type { Preprocessing } from './preprocessing.js';
 import { asList, type MultiTaskModel } from './model-builder.js';
 import { maskedLossParts, maskedMean } from './losses.js';
 import { evaluateSplit, type EncodedSplit, type SplitEvaluation } from './evaluation.js';
-import type { MetricName, TaskMetrics } from './metrics.js';
-import type { ResolvedSpec } from './spec.js';
+import { higherIsBetter, type MetricName, type TaskMetrics } from './metrics.js';
+import type { Monitor, ResolvedLossWeighting, ResolvedSpec } from './spec.js';
 import { createRng, shuffledIndices } from './rng.js';
+import { createLossWeighting, GradNormWeights, projectConflictingGradients, type LossWeighting } from './loss-weighting.js';
+import { TaskAffinityMeter, type TaskAffinity } from './task-affinity.js';
 
 export interface TaskEpochMetrics {
   loss: number | null;
@@ -22,15 +24,17 @@ export interface EpochReport {
   loss: number;
   valLoss: number | null;
   tasks: Record<string, TaskEpochMetrics>;
-  /** Loss weight of each task in this epoch. */
+  /** Loss weight of each task in this epoch (as the loss-weighting strategy set it). */
   weights: Record<string, number>;
+  /** The value model selection watches (lower is better); see `training.monitor`. */
+  monitored: number;
   samplesPerSec: number;
   durationMs: number;
 }
 
 export interface TrainResult {
   history: EpochReport[];
-  /** Epoch whose weights the model keeps (best monitored loss). */
+  /** Epoch whose weights the model keeps (best monitored value). */
   bestEpoch: number;
   epochsRun: number;
   stoppedEarly: boolean;
@@ -38,6 +42,7 @@ export interface TrainResult {
   samplesPerSec: number;
   validationMetrics: Record<string, TaskMetrics> | null;
   trainMetrics: Record<string, TaskMetrics>;
+  affinity: TaskAffinity | null;
 }
 
 export interface TrainArgs {
@@ -48,24 +53,43 @@ export interface TrainArgs {
   options: ResolvedSpec['training'];
   /** Static loss weight per task, in head order. */
   weights: number[];
+  lossWeighting?: ResolvedLossWeighting;
   onEpoch?: (report: EpochReport) => void | Promise<void>;
 }
 
 /** Training metrics are measured on at most this many training rows per epoch. */
 export const TRAIN_METRIC_ROWS = 2048;
+/** Task affinity is measured on at most this many steps per epoch (each costs one backward pass per task). */
+export const AFFINITY_STEPS_PER_EPOCH = 8;
+
+interface TrainTensors {
+  x: tf.Tensor2D;
+  labels: { values: tf.Tensor; mask: tf.Tensor1D }[];
+}
+
+interface Batch {
+  x: tf.Tensor;
+  labels: { values: tf.Tensor; mask: tf.Tensor }[];
+}
 
 /**
- * The multi-task training loop: per step, every head's masked loss, their weighted sum, one
- * gradient over all trainable weights, Adam. Keeps the best epoch's weights (early stopping on the
- * weighted validation loss, or training loss when there is no validation split).
+ * The multi-task training loop: per step, every head's masked loss, combined by the loss-weighting
+ * strategy (weighted sum, learned uncertainty, DWA, GradNorm, or PCGrad's projected gradients),
+ * one update of all trainable weights with Adam. Keeps the best epoch's weights by the monitored
+ * value (early stopping). Measures task affinity on sampled steps.
  */
 export async function trainMultiTask(args: TrainArgs): Promise<TrainResult> {
-  const { model, prep, train, validation, options, weights } = args;
+  const { model, prep, train, validation, options } = args;
   const heads = model.heads;
+  const T = heads.length;
+  const weighting = createLossWeighting({ config: args.lossWeighting ?? { strategy: 'static' }, weights: args.weights, types: heads.map((h) => h.type) });
   const optimizer = tf.train.adam(options.learningRate);
-  const variables = model.training.trainableWeights.map((w) => w.read() as tf.Variable);
+  const modelVariables = model.training.trainableWeights.map((w) => w.read() as tf.Variable);
+  const allVariables = [...modelVariables, ...weighting.variables];
+  const shared = model.sharedVariables;
   const rng = createRng(options.seed);
-  const data = tf.tidy(() => ({
+  const affinity = options.affinity && T > 1 && shared.length > 0 ? new TaskAffinityMeter(heads.map((h) => h.name)) : null;
+  const data: TrainTensors = tf.tidy(() => ({
     x: tf.tensor2d(train.x, [train.rows, prep.inputSize]),
     labels: train.labels.map((l, t) => ({
       values: heads[t].type === 'multilabel'
@@ -74,23 +98,34 @@ export async function trainMultiTask(args: TrainArgs): Promise<TrainResult> {
       mask: tf.tensor1d(l.mask),
     })),
   }));
+  const stepsPerEpoch = Math.ceil(train.rows / options.batchSize);
+  const affinityEvery = Math.max(1, Math.floor(stepsPerEpoch / AFFINITY_STEPS_PER_EPOCH));
   const history: EpochReport[] = [];
-  let best: { epoch: number; loss: number; weights: tf.Tensor[] } | null = null;
+  const taskLossHistory: number[][] = [];
+  let best: { epoch: number; value: number; weights: tf.Tensor[] } | null = null;
   let bestEval: { train: SplitEvaluation; validation: SplitEvaluation | null } | null = null;
   let stoppedEarly = false;
   let trainingTimeMs = 0;
   const patience = options.earlyStopping === false ? Infinity : options.earlyStopping.patience;
   const minDelta = options.earlyStopping === false ? 0 : options.earlyStopping.minDelta;
 
+  const ctx: StepContext = { model, optimizer, weighting, allVariables, shared, rng, lossWeighting: args.lossWeighting ?? { strategy: 'static' }, learningRate: options.learningRate };
   try {
     for (let epoch = 1; epoch <= options.epochs; epoch++) {
+      weighting.startEpoch(taskLossHistory);
+      const epochWeights = weighting.currentWeights();
       const started = performance.now();
       const order = shuffledIndices(train.rows, rng);
-      let totals = tf.keep(tf.zeros([2 * heads.length + 1]));
+      let totals = tf.keep(tf.zeros([2 * T + 1]));
       let steps = 0;
       for (let start = 0; start < train.rows; start += options.batchSize) {
-        const batch = order.subarray(start, Math.min(start + options.batchSize, train.rows));
-        const stepStats = trainStep(model, optimizer, variables, data, batch, weights);
+        const idx = order.subarray(start, Math.min(start + options.batchSize, train.rows));
+        const measure = affinity !== null && steps % affinityEvery === 0;
+        const stepStats = tf.tidy(() => {
+          const ix = tf.tensor1d(idx, 'int32');
+          const batch: Batch = { x: tf.gather(data.x, ix), labels: data.labels.map((l) => ({ values: tf.gather(l.values, ix), mask: tf.gather(l.mask, ix) })) };
+          return trainStep(ctx, batch, measure ? affinity : null);
+        });
         const next = tf.keep(tf.add(totals, stepStats));
         tf.dispose([totals, stepStats]);
         totals = next;
@@ -100,22 +135,26 @@ export async function trainMultiTask(args: TrainArgs): Promise<TrainResult> {
       totals.dispose();
       const durationMs = performance.now() - started;
       trainingTimeMs += durationMs;
+      taskLossHistory.push(heads.map((_, t) => (sums[T + t] > 0 ? sums[t] / sums[T + t] : 0)));
 
-      const trainEval = evaluateSplit(model, prep, weights, train, TRAIN_METRIC_ROWS);
-      const valEval = validation && validation.rows > 0 ? evaluateSplit(model, prep, weights, validation) : null;
+      const staticWeights = args.weights;
+      const trainEval = evaluateSplit(model, prep, staticWeights, train, TRAIN_METRIC_ROWS);
+      const valEval = validation && validation.rows > 0 ? evaluateSplit(model, prep, staticWeights, validation) : null;
+      const monitored = monitorValue(options.monitor, valEval ?? trainEval, prep, heads.map((h) => h.name));
       const report: EpochReport = {
         epoch,
         epochs: options.epochs,
-        loss: sums[2 * heads.length] / steps,
+        loss: sums[2 * T] / steps,
         valLoss: valEval ? valEval.loss : null,
         tasks: {},
-        weights: Object.fromEntries(heads.map((h, t) => [h.name, weights[t]])),
+        weights: Object.fromEntries(heads.map((h, t) => [h.name, epochWeights[t]])),
+        monitored,
         samplesPerSec: (train.rows / durationMs) * 1000,
         durationMs,
       };
       heads.forEach((h, t) => {
         report.tasks[h.name] = {
-          loss: sums[heads.length + t] > 0 ? sums[t] / sums[heads.length + t] : null,
+          loss: sums[T + t] > 0 ? sums[t] / sums[T + t] : null,
           metric: trainEval.tasks[t].metrics.metric,
           valLoss: valEval ? valEval.tasks[t].loss : null,
           valMetric: valEval ? valEval.tasks[t].metrics.metric : null,
@@ -124,10 +163,9 @@ export async function trainMultiTask(args: TrainArgs): Promise<TrainResult> {
       });
       history.push(report);
 
-      const monitored = valEval ? valEval.loss : report.loss;
-      if (!best || monitored < best.loss - minDelta) {
+      if (!best || monitored < best.value - minDelta) {
         if (best) tf.dispose(best.weights);
-        best = { epoch, loss: monitored, weights: variables.map((v) => tf.keep(v.clone())) };
+        best = { epoch, value: monitored, weights: modelVariables.map((v) => tf.keep(v.clone())) };
         bestEval = { train: trainEval, validation: valEval };
       }
       await args.onEpoch?.(report);
@@ -136,11 +174,12 @@ export async function trainMultiTask(args: TrainArgs): Promise<TrainResult> {
         break;
       }
     }
-    if (best) variables.forEach((v, i) => v.assign(best!.weights[i]));
+    if (best) modelVariables.forEach((v, i) => v.assign(best!.weights[i]));
   } finally {
     if (best) tf.dispose(best.weights);
     tf.dispose([data.x, ...data.labels.flatMap((l) => [l.values, l.mask])]);
     optimizer.dispose();
+    weighting.dispose();
   }
 
   const named = (e: SplitEvaluation) => Object.fromEntries(heads.map((h, t) => [h.name, e.tasks[t].metrics]));
@@ -154,32 +193,99 @@ export async function trainMultiTask(args: TrainArgs): Promise<TrainResult> {
     samplesPerSec: trainingTimeMs > 0 ? (train.rows * epochsRun * 1000) / trainingTimeMs : 0,
     validationMetrics: bestEval?.validation ? named(bestEval.validation) : null,
     trainMetrics: bestEval ? named(bestEval.train) : {},
+    affinity: affinity?.result() ?? null,
   };
 }
 
-interface TrainTensors {
-  x: tf.Tensor2D;
-  labels: { values: tf.Tensor; mask: tf.Tensor1D }[];
+/**
+ * What model selection minimises: the weighted loss; minus the mean task score (metric when higher
+ * is better, 1 − rmse/σ for regression); or one task's metric (negated when higher is better).
+ */
+export function monitorValue(monitor: Monitor, ev: SplitEvaluation, prep: Preprocessing, tasks: string[]): number {
+  if (monitor === 'loss') return ev.loss;
+  const score = (t: number): number | null => {
+    const m = ev.tasks[t].metrics;
+    if (m.metric === null) return null;
+    if (higherIsBetter(m.metricName)) return m.metric;
+    const enc = prep.tasks[t];
+    return 1 - m.metric / (enc.type === 'regression' ? enc.std : 1);
+  };
+  if (monitor === 'mean') {
+    const scores = tasks.map((_, t) => score(t)).filter((s): s is number => s !== null);
+    return scores.length > 0 ? -scores.reduce((a, b) => a + b, 0) / scores.length : Infinity;
+  }
+  const t = tasks.indexOf(monitor.task);
+  const s = t >= 0 ? score(t) : null;
+  return s === null ? Infinity : -s;
+}
+
+interface StepContext {
+  model: MultiTaskModel;
+  optimizer: tf.Optimizer;
+  weighting: LossWeighting;
+  allVariables: tf.Variable[];
+  shared: tf.Variable[];
+  rng: () => number;
+  lossWeighting: ResolvedLossWeighting;
+  learningRate: number;
+}
+
+/** Each task's masked mean loss and the parts behind it, from one forward pass. */
+function taskLosses(model: MultiTaskModel, batch: Batch) {
+  const logits = asList(model.training.apply(batch.x, { training: true }) as tf.Tensor | tf.Tensor[]);
+  const parts = model.heads.map((h, t) => maskedLossParts(h.type, logits[t], batch.labels[t].values, batch.labels[t].mask, h.width));
+  return { parts, means: parts.map((p) => maskedMean(p.sum, p.count)) };
+}
+
+/** Each task's (unweighted) loss gradient on the shared variables, flattened: one backward pass per task. */
+function sharedGradients(ctx: StepContext, batch: Batch): { flat: tf.Tensor1D[]; losses: number[] } {
+  const losses: number[] = [];
+  const flat = ctx.model.heads.map((_, t) => {
+    const { value, grads } = tf.variableGrads(() => taskLosses(ctx.model, batch).means[t], ctx.shared);
+    losses.push(value.dataSync()[0]);
+    return tf.concat(ctx.shared.map((v) => (grads[v.name] ?? tf.zerosLike(v)).reshape([-1]))) as tf.Tensor1D;
+  });
+  return { flat, losses };
 }
 
 /**
- * One optimisation step on a batch. Returns [loss sums per task, label counts per task, weighted
- * loss] so the epoch's numbers are read from the device once, not once per step.
+ * One optimisation step. Returns [loss sums per task, label counts per task, weighted loss] so the
+ * epoch's numbers are read from the device once per epoch, not once per step.
  */
-function trainStep(model: MultiTaskModel, optimizer: tf.Optimizer, variables: tf.Variable[], data: TrainTensors, batch: Int32Array, weights: number[]): tf.Tensor1D {
-  return tf.tidy(() => {
-    const idx = tf.tensor1d(batch, 'int32');
-    const xb = tf.gather(data.x, idx);
-    const labels = data.labels.map((l) => ({ values: tf.gather(l.values, idx), mask: tf.gather(l.mask, idx) }));
-    let stats: tf.Tensor1D | null = null;
-    const { grads } = tf.variableGrads(() => {
-      const logits = asList(model.training.apply(xb, { training: true }) as tf.Tensor | tf.Tensor[]);
-      const parts = model.heads.map((h, t) => maskedLossParts(h.type, logits[t], labels[t].values, labels[t].mask, h.width));
-      const total = parts.reduce<tf.Scalar>((acc, p, t) => tf.add(acc, tf.mul(maskedMean(p.sum, p.count), weights[t])), tf.scalar(0));
-      stats = tf.keep(tf.stack([...parts.map((p) => p.sum), ...parts.map((p) => p.count), total]) as tf.Tensor1D);
-      return total;
-    }, variables);
-    optimizer.applyGradients(grads);
-    return stats!;
-  });
+function trainStep(ctx: StepContext, batch: Batch, affinity: TaskAffinityMeter | null): tf.Tensor1D {
+  const { model, weighting } = ctx;
+  const perTask = affinity || weighting.mode !== 'sum' ? sharedGradients(ctx, batch) : null;
+  if (perTask && affinity) affinity.add(perTask.flat);
+  if (perTask && weighting instanceof GradNormWeights && ctx.lossWeighting.strategy === 'gradnorm') {
+    const norms = tf.tidy(() => perTask.flat.map((g) => tf.norm(g).dataSync()[0]));
+    weighting.update(perTask.losses, norms, ctx.lossWeighting.alpha, ctx.learningRate);
+  }
+  let stats: tf.Tensor1D | null = null;
+  const { grads } = tf.variableGrads(() => {
+    const { parts, means } = taskLosses(model, batch);
+    let total = weighting.combine(means);
+    stats = tf.keep(tf.stack([...parts.map((p) => p.sum), ...parts.map((p) => p.count), total]) as tf.Tensor1D);
+    if (model.regularization) total = tf.add(total, model.regularization());
+    return total;
+  }, ctx.allVariables);
+  if (perTask && weighting.mode === 'pcgrad') replaceSharedGradients(ctx, grads, perTask.flat);
+  ctx.optimizer.applyGradients(grads);
+  return stats!;
+}
+
+/**
+ * PCGrad on the shared variables: their gradient Σ w_t g_t (+ regularisation) becomes
+ * Σ w_t g'_t (+ regularisation), where g'_t are the projected task gradients.
+ */
+function replaceSharedGradients(ctx: StepContext, grads: tf.NamedTensorMap, flat: tf.Tensor1D[]): void {
+  const w = ctx.weighting.currentWeights();
+  const weighted = flat.map((g, t) => tf.mul(g, w[t]) as tf.Tensor1D);
+  const delta = tf.sub(projectConflictingGradients(weighted, ctx.rng), tf.addN(weighted));
+  let offset = 0;
+  for (const v of ctx.shared) {
+    const size = v.size;
+    const part = delta.slice(offset, size).reshape(v.shape);
+    offset += size;
+    grads[v.name] = grads[v.name] ? tf.add(grads[v.name], part) : part;
+  }
 }

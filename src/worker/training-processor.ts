@@ -14,7 +14,7 @@ import { SpecError } from '../mtl/spec-error.js';
 import { DatasetStore } from '../store/dataset-store.js';
 import { ModelStore } from '../store/model-store.js';
 import { NotFoundError } from '../store/store-errors.js';
-import type { ModelMetadata } from '../store/model-metadata.js';
+import { modelMetadataOf } from '../store/model-metadata.js';
 import type { TrainingJobData, TrainingJobProgress, TrainingJobResult } from '../queue/job-types.js';
 import type { EpochReport } from '../mtl/trainer.js';
 
@@ -66,32 +66,10 @@ export default async function trainingProcessor(job: SandboxedJob<TrainingJobDat
   }
 
   try {
-    const { result, preprocessing } = trained;
-    const metadata: ModelMetadata = {
-      id: modelId,
-      name: spec.name,
-      createdAt: new Date().toISOString(),
-      jobId: String(job.id),
-      datasetId: spec.datasetId,
-      tasks: spec.tasks.map((t, i) => {
-        const enc = preprocessing.tasks[i];
-        return { name: t.name, column: t.column, type: t.type, weight: t.weight, ...('labels' in enc ? { labels: enc.labels } : {}) };
-      }),
-      features: spec.features,
-      architecture: spec.architecture,
-      training: spec.training,
-      metrics: result.validationMetrics ?? result.trainMetrics,
-      bestEpoch: result.bestEpoch,
-      epochsRun: result.epochsRun,
-      rows: trained.rows,
-      trainingTimeMs: Math.round(result.trainingTimeMs),
-      samplesPerSec: Math.round(result.samplesPerSec),
-      backend: backendName,
-      preprocessing,
-      warnings: trained.warnings,
-    };
+    const { result } = trained;
+    const metadata = modelMetadataOf({ id: modelId, jobId: String(job.id), spec, trained, backend: backendName });
     await models.save(metadata, await exportArtifacts(trained.model.serving));
-    log.info({ bestEpoch: result.bestEpoch, epochsRun: result.epochsRun, metrics: metadata.metrics }, 'model saved');
+    log.info({ bestEpoch: result.bestEpoch, epochsRun: result.epochsRun, metrics: metadata.metrics, affinity: result.affinity?.matrix, deltaM: trained.baselines?.deltaM }, 'model saved');
     return { modelId, bestEpoch: result.bestEpoch, epochsRun: result.epochsRun, stoppedEarly: result.stoppedEarly, samplesPerSec: metadata.samplesPerSec, backend: backendName };
   } finally {
     disposeModel(trained.model);

@@ -5,7 +5,7 @@ import { predictInstances } from '../../src/mtl/predictor.js';
 import { exportArtifacts } from '../../src/mtl/serialization.js';
 import { resolveSpec } from '../../src/mtl/spec-resolution.js';
 import { newId } from '../../src/store/ids.js';
-import type { ModelMetadata } from '../../src/store/model-metadata.js';
+import { modelMetadataOf } from '../../src/store/model-metadata.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
 import { loadDigits, PIXELS } from '../helpers/digits.js';
 
@@ -21,13 +21,7 @@ before(async () => {
   const spec = resolveSpec({ datasetId: 'digits', features: PIXELS.map((name) => ({ name })), tasks: [{ name: 'digit', type: 'classification' }, { name: 'parity', type: 'binary' }, { name: 'value', type: 'regression' }], architecture: { sharedLayers: [32] }, training: { epochs: 8, learningRate: 0.003 } }, summary);
   const trained = await trainOnRows(spec, rows.slice(200));
   expected = predictInstances(trained.model.serving, trained.preprocessing, instances);
-  const metadata: ModelMetadata = {
-    id: modelId, name: 'digits', createdAt: new Date().toISOString(), jobId: newId(), datasetId: newId(),
-    tasks: spec.tasks.map((task, i) => ({ ...task, ...('labels' in trained.preprocessing.tasks[i] ? { labels: (trained.preprocessing.tasks[i] as { labels: (string | number)[] }).labels } : {}) })),
-    features: spec.features, architecture: spec.architecture, training: spec.training,
-    metrics: trained.result.validationMetrics!, bestEpoch: trained.result.bestEpoch, epochsRun: trained.result.epochsRun, rows: trained.rows,
-    trainingTimeMs: 1, samplesPerSec: 1, backend: 'test', preprocessing: trained.preprocessing, warnings: [],
-  };
+  const metadata = modelMetadataOf({ id: modelId, jobId: newId(), spec, trained, backend: 'test' });
   await t.services.models.save(metadata, await exportArtifacts(trained.model.serving));
   disposeModel(trained.model);
 });

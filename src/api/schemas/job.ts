@@ -16,6 +16,7 @@ export const EpochReportSchema = Type.Object({
   valLoss: Nullable(Type.Number()),
   tasks: Type.Record(Type.String(), TaskEpochSchema),
   weights: Type.Record(Type.String(), Type.Number(), { description: 'Loss weight of each task in this epoch.' }),
+  monitored: Type.Number({ description: 'Value model selection watches (lower is better).' }),
   samplesPerSec: Type.Number(),
   durationMs: Type.Number(),
 });
