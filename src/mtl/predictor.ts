@@ -11,51 +11,88 @@ export type TaskPrediction =
 export type InstancePrediction = Record<string, TaskPrediction>;
 
 /**
+ * The serving model's outputs for `rows` rows, one row-major Float32Array per head in task order
+ * (rows × the head's width).
+ */
+export type HeadOutputs = Float32Array[];
+
+/**
  * Predicts every task for every instance with one `model.predict` call on the whole batch.
  * Throws FeatureValueError (with the instance index and feature) for an input it cannot encode.
+ * The three steps are also exported on their own, so a server can encode each request, run many
+ * requests through one forward pass, and decode each request's rows.
  */
 export function predictInstances(serving: tf.LayersModel, prep: Preprocessing, instances: Row[]): InstancePrediction[] {
   const n = instances.length;
   if (n === 0) return [];
-  const x = encodeFeatures(prep, instances, true);
-  const outputs = tf.tidy(() => {
-    const input = tf.tensor2d(x, [n, prep.inputSize]);
-    return asList(serving.predict(input, { batchSize: n }) as tf.Tensor | tf.Tensor[]).map((o) => o.dataSync() as Float32Array);
+  const x = encodeInstances(prep, instances);
+  return decodePredictions(prep, forwardPass(serving, prep.inputSize, x, n), n);
+}
+
+/** Encodes predict instances (every feature key required); throws FeatureValueError naming the instance and feature. */
+export function encodeInstances(prep: Preprocessing, instances: Row[]): Float32Array {
+  return encodeFeatures(prep, instances, true);
+}
+
+/**
+ * One `model.predict` on `rows` encoded rows (row-major, rows × inputSize), every head from the
+ * same call. The batch size is the whole input: tfjs would otherwise cut it into 32-row slices.
+ */
+export function forwardPass(serving: tf.LayersModel, inputSize: number, x: Float32Array, rows: number): HeadOutputs {
+  return tf.tidy(() => {
+    const input = tf.tensor2d(x, [rows, inputSize]);
+    return asList(serving.predict(input, { batchSize: rows }) as tf.Tensor | tf.Tensor[]).map((o) => o.dataSync() as Float32Array);
   });
-  const predictions: InstancePrediction[] = Array.from({ length: n }, () => ({}));
+}
+
+/** Turns head outputs for `rows` rows into one prediction per row, labels as written in the dataset. */
+export function decodePredictions(prep: Preprocessing, outputs: HeadOutputs, rows: number): InstancePrediction[] {
+  const predictions: InstancePrediction[] = Array.from({ length: rows }, () => ({}));
   prep.tasks.forEach((enc, t) => {
-    for (let r = 0; r < n; r++) predictions[r][enc.task] = decode(enc, outputs[t], r);
+    const decode = decoderFor(enc);
+    for (let r = 0; r < rows; r++) predictions[r][enc.task] = decode(outputs[t], r);
   });
   return predictions;
 }
 
-function decode(enc: LabelEncoder, out: Float32Array, r: number): TaskPrediction {
+/** A row decoder for one task, with the label keys worked out once rather than per row. */
+function decoderFor(enc: LabelEncoder): (out: Float32Array, r: number) => TaskPrediction {
   switch (enc.type) {
     case 'regression':
-      return { value: out[r] * enc.std + enc.mean };
+      return (out, r) => ({ value: out[r] * enc.std + enc.mean });
     case 'binary': {
-      const p = out[r];
-      return { label: p >= 0.5 ? enc.labels[1] : enc.labels[0], probabilities: { [keyOf(enc.labels[0])]: 1 - p, [keyOf(enc.labels[1])]: p } };
+      const [negative, positive] = enc.labels;
+      const [negativeKey, positiveKey] = enc.labels.map(keyOf);
+      return (out, r) => {
+        const p = out[r];
+        return { label: p >= 0.5 ? positive : negative, probabilities: { [negativeKey]: 1 - p, [positiveKey]: p } };
+      };
     }
     case 'classification': {
       const k = enc.labels.length;
-      const probabilities: Record<string, number> = {};
-      let best = 0;
-      for (let j = 0; j < k; j++) {
-        probabilities[keyOf(enc.labels[j])] = out[r * k + j];
-        if (out[r * k + j] > out[r * k + best]) best = j;
-      }
-      return { label: enc.labels[best], probabilities };
+      const keys = enc.labels.map(keyOf);
+      return (out, r) => {
+        const probabilities: Record<string, number> = {};
+        let best = 0;
+        for (let j = 0; j < k; j++) {
+          probabilities[keys[j]] = out[r * k + j];
+          if (out[r * k + j] > out[r * k + best]) best = j;
+        }
+        return { label: enc.labels[best], probabilities };
+      };
     }
     case 'multilabel': {
       const k = enc.labels.length;
-      const probabilities: Record<string, number> = {};
-      const labels: Scalar[] = [];
-      for (let j = 0; j < k; j++) {
-        probabilities[keyOf(enc.labels[j])] = out[r * k + j];
-        if (out[r * k + j] >= 0.5) labels.push(enc.labels[j]);
-      }
-      return { labels, probabilities };
+      const keys = enc.labels.map(keyOf);
+      return (out, r) => {
+        const probabilities: Record<string, number> = {};
+        const labels: Scalar[] = [];
+        for (let j = 0; j < k; j++) {
+          probabilities[keys[j]] = out[r * k + j];
+          if (out[r * k + j] >= 0.5) labels.push(enc.labels[j]);
+        }
+        return { labels, probabilities };
+      };
     }
   }
 }
