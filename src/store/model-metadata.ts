@@ -10,6 +10,8 @@ import type { BaselineReport } from '../mtl/baselines.js';
 export interface ModelMetadata {
   id: string;
   name: string;
+  /** 1, 2, 3, … among the models saved under the same name; assigned by ModelStore.save (absent before it). */
+  version?: number;
   createdAt: string;
   jobId: string;
   datasetId: string;

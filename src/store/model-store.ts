@@ -1,10 +1,11 @@
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ModelArtifacts } from '../mtl/serialization.js';
 import { writeDirAtomically } from './atomic-dir.js';
 import { isValidId } from './ids.js';
 import { NotFoundError } from './store-errors.js';
 import type { ModelMetadata } from './model-metadata.js';
+import { ModelVersions } from './model-versions.js';
 
 const META = 'metadata.json';
 const TOPOLOGY = 'model.json';
@@ -13,14 +14,20 @@ const WEIGHTS = 'weights.bin';
 /**
  * Trained models on disk, one directory each: `model.json` + `weights.bin` (the standard
  * TensorFlow.js layers format, loadable by tf.loadLayersModel) and `metadata.json` (tasks, label
- * sets, preprocessing, metrics). Written atomically.
+ * sets, preprocessing, metrics, version). Written atomically. Models saved under the same name are
+ * numbered 1, 2, 3, … (see ModelVersions, under `.versions/`).
  */
 export class ModelStore {
-  constructor(private readonly dir: string) {}
+  private readonly versions: ModelVersions;
 
-  async save(metadata: ModelMetadata, artifacts: ModelArtifacts): Promise<void> {
+  constructor(private readonly dir: string) {
+    this.versions = new ModelVersions(join(dir, '.versions'));
+  }
+
+  /** Saves a model as the next version of its name; returns the metadata as saved (with `version`). */
+  async save(metadata: ModelMetadata, artifacts: ModelArtifacts): Promise<ModelMetadata> {
     if (!isValidId(metadata.id)) throw new Error(`invalid model id '${metadata.id}'`);
-    await writeDirAtomically(join(this.dir, metadata.id), async (tmp) => {
+    return writeDirAtomically(join(this.dir, metadata.id), async (tmp) => {
       const modelJson = {
         format: 'layers-model',
         generatedBy: 'mtl-service',
@@ -29,8 +36,42 @@ export class ModelStore {
       };
       await writeFile(join(tmp, TOPOLOGY), JSON.stringify(modelJson));
       await writeFile(join(tmp, WEIGHTS), new Uint8Array(artifacts.weightData));
-      await writeFile(join(tmp, META), JSON.stringify(metadata, null, 2));
+      // Claimed last, just before the rename, so a failed write rarely costs a version number.
+      const saved: ModelMetadata = { ...metadata, version: await this.versions.claim(metadata.name, metadata.id) };
+      await writeFile(join(tmp, META), JSON.stringify(saved, null, 2));
+      return saved;
     });
+  }
+
+  /**
+   * The id of `name@version`, or of the latest version of `name` still stored. NotFoundError when
+   * there is none.
+   */
+  async resolve(name: string, version?: number): Promise<string> {
+    const candidates = version === undefined ? await this.versions.list(name) : [version];
+    for (const v of candidates) {
+      const id = await this.versions.idOf(name, v);
+      if (id === undefined || !isValidId(id)) continue;
+      const metadata = await this.get(id).catch(() => undefined);
+      if (metadata?.name === name) return id;
+    }
+    const what = version === undefined ? `named '${name}'` : `'${name}@${version}'`;
+    throw new NotFoundError('model', version === undefined ? name : `${name}@${version}`, `no model ${what}`);
+  }
+
+  /**
+   * Changes whenever the model's directory is replaced or removed (inode, mtime and size of its
+   * metadata): one stat, for caches to check they still hold what is stored. NotFoundError when gone.
+   */
+  async stamp(id: string): Promise<string> {
+    if (!isValidId(id)) throw new NotFoundError('model', id);
+    try {
+      const s = await stat(join(this.dir, id, META));
+      return `${s.ino}:${s.mtimeMs}:${s.size}`;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError('model', id);
+      throw err;
+    }
   }
 
   async get(id: string): Promise<ModelMetadata> {
@@ -51,11 +92,13 @@ export class ModelStore {
     return { metadata, artifacts: { modelTopology: modelJson.modelTopology, weightSpecs: modelJson.weightsManifest[0].weights, weightData } };
   }
 
-  async list(): Promise<ModelMetadata[]> {
+  /** Every model, newest first; with `name`, the versions of that name, highest first. */
+  async list(filter: { name?: string } = {}): Promise<ModelMetadata[]> {
     await mkdir(this.dir, { recursive: true });
     const ids = (await readdir(this.dir)).filter(isValidId);
-    const all = await Promise.all(ids.map((id) => this.get(id).catch(() => undefined)));
-    return all.filter((m): m is ModelMetadata => m !== undefined).sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+    const all = (await Promise.all(ids.map((id) => this.get(id).catch(() => undefined)))).filter((m): m is ModelMetadata => m !== undefined);
+    if (filter.name === undefined) return all.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+    return all.filter((m) => m.name === filter.name).sort((a, b) => (b.version ?? 0) - (a.version ?? 0) || b.createdAt.localeCompare(a.createdAt));
   }
 
   async exists(id: string): Promise<boolean> {
