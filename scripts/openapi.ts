@@ -27,7 +27,7 @@ const services: AppServices = {
   config,
   datasets: new DatasetStore(join(config.DATA_DIR, 'datasets')),
   models,
-  modelCache: new ModelCache(models, 1),
+  modelCache: new ModelCache(models, { capacity: 1 }),
   trainingQueue: undefined as never,
   backend: 'none',
 };

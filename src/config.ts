@@ -15,8 +15,25 @@ export const ConfigSchema = Type.Object({
   WORKER_CONCURRENCY: Type.Integer({ default: 1, minimum: 1, maximum: 64, description: 'Training jobs one worker process runs at once.' }),
   QUEUE_PREFIX: Type.String({ default: 'mtl', pattern: '^[A-Za-z0-9_:-]+$', description: 'Redis key prefix of the queues.' }),
   MODEL_CACHE_SIZE: Type.Integer({ default: 8, minimum: 1, maximum: 1000, description: 'Loaded models the API keeps in memory.' }),
+  MODEL_CACHE_RECHECK_MS: Type.Integer({
+    default: 1000,
+    minimum: 0,
+    description: 'How often a loaded model (and what a name\'s latest version is) is checked against the store, so models another process saved or deleted are seen; 0: every request.',
+  }),
   DATASET_MAX_BYTES: Type.Integer({ default: 1024 ** 3, minimum: 1, description: 'Largest dataset upload, in bytes.' }),
-  PREDICT_MAX_ROWS: Type.Integer({ default: 10000, minimum: 1, description: 'Most instances in one predict request.' }),
+  PREDICT_MAX_ROWS: Type.Integer({ default: 10000, minimum: 1, description: 'Most instances in one predict request (413 beyond).' }),
+  PREDICT_MAX_BODY_BYTES: Type.Integer({ default: 16 * 1024 ** 2, minimum: 1024, description: 'Largest predict request body, in bytes (413 beyond).' }),
+  PREDICT_MAX_BATCH: Type.Integer({
+    default: 256,
+    minimum: 1,
+    description: 'Most rows in one forward pass: concurrent requests are joined up to this; larger requests are cut into passes of this size, with the event loop free between them.',
+  }),
+  PREDICT_MAX_DELAY_MS: Type.Number({
+    default: 2,
+    minimum: 0,
+    maximum: 1000,
+    description: 'How long a predict request waits for others to share its forward pass (micro-batching); 0 turns batching off.',
+  }),
   JOB_ATTEMPTS: Type.Integer({ default: 3, minimum: 1, maximum: 100, description: 'Tries of a training job that fails for a transient reason.' }),
   JOB_RETENTION_HOURS: Type.Number({ default: 24 * 7, minimum: 0, description: 'How long finished jobs and their history are kept.' }),
 });

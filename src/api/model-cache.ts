@@ -1,53 +1,192 @@
 import type * as tf from '@tensorflow/tfjs';
+import { forwardPass } from '../mtl/predictor.js';
 import { importArtifacts } from '../mtl/serialization.js';
 import type { ModelStore } from '../store/model-store.js';
 import type { ModelMetadata } from '../store/model-metadata.js';
+import { NotFoundError } from '../store/store-errors.js';
+import { parseModelRef } from './model-ref.js';
+import { PredictBatcher } from './predict-batcher.js';
 
 export interface LoadedModel {
+  id: string;
   metadata: ModelMetadata;
   serving: tf.LayersModel;
+  /** Joins concurrent requests for this model into shared forward passes. */
+  batcher: PredictBatcher;
 }
 
+export interface ModelCacheArgs {
+  /** Most models kept loaded (least recently used evicted first). */
+  capacity: number;
+  /** How old a check against the store may be before a request checks again (0: every request). */
+  recheckMs: number;
+  /** Micro-batching of each model's predictions (see PredictBatcher). */
+  maxBatch: number;
+  maxDelayMs: number;
+}
+
+interface Entry {
+  model: Promise<LoadedModel>;
+  /** What the store showed when the model was loaded (ModelStore.stamp); undefined while loading. */
+  stamp?: string;
+  checkedAt: number;
+  checking?: Promise<void>;
+  evicted: boolean;
+}
+
+/** Names resolved to ids are remembered this long at most, and this many at most. */
+const MAX_NAMES = 1024;
+
 /**
- * Loaded models, most recently used last, at most `capacity` of them. A model is loaded once even
- * when many requests ask for it together; an evicted or deleted model's tensors are disposed.
+ * Loaded models, least recently used first, at most `capacity` of them. A model is loaded once
+ * even when many requests ask for it together, and warmed with one dummy forward pass before it
+ * serves. An evicted or deleted model's batcher answers what it holds, then its tensors are
+ * disposed. The cache checks (at most every `recheckMs`, with one stat) that a model is still
+ * stored as it was loaded, so models deleted or replaced by another process are noticed without a
+ * restart; names resolve to their latest version with the same freshness.
  */
 export class ModelCache {
-  private readonly entries = new Map<string, Promise<LoadedModel>>();
+  private readonly entries = new Map<string, Entry>();
+  private readonly names = new Map<string, { id: Promise<string>; at: number }>();
+  private readonly disposals = new Set<Promise<void>>();
+  private readonly args: ModelCacheArgs;
 
-  constructor(private readonly store: ModelStore, private readonly capacity: number) {}
+  constructor(private readonly store: ModelStore, args: Partial<ModelCacheArgs> & { capacity: number }) {
+    this.args = { recheckMs: 1000, maxBatch: 256, maxDelayMs: 0, ...args };
+  }
 
+  /** The model a request names: an id, a name (its latest version) or `name@version`. NotFoundError when there is none. */
+  resolve(ref: string): Promise<LoadedModel> {
+    return this.byRef(ref, (id) => this.get(id));
+  }
+
+  /** The stored metadata of the model `ref` names, without loading the model. */
+  metadataOf(ref: string): Promise<ModelMetadata> {
+    return this.byRef(ref, (id) => this.store.get(id));
+  }
+
+  /** The loaded model with this id. NotFoundError when it is not (or no longer) stored. */
   async get(id: string): Promise<LoadedModel> {
+    const cached = this.entries.get(id);
+    if (cached && cached.stamp !== undefined && Date.now() - cached.checkedAt >= this.args.recheckMs) await this.revalidate(id, cached);
     let entry = this.entries.get(id);
     if (entry) {
       this.entries.delete(id);
       this.entries.set(id, entry);
-      return entry;
+    } else {
+      entry = this.insert(id);
     }
-    entry = this.load(id);
-    this.entries.set(id, entry);
-    entry.catch(() => this.entries.get(id) === entry && this.entries.delete(id));
-    while (this.entries.size > this.capacity) this.evict(this.entries.keys().next().value as string);
-    return entry;
+    return entry.model;
   }
 
   evict(id: string): void {
     const entry = this.entries.get(id);
-    if (!entry) return;
-    this.entries.delete(id);
-    entry.then((m) => m.serving.dispose(), () => undefined);
+    if (entry) this.drop(id, entry);
   }
 
   clear(): void {
-    for (const id of [...this.entries.keys()]) this.evict(id);
+    for (const [id, entry] of [...this.entries]) this.drop(id, entry);
+    this.names.clear();
+  }
+
+  /** Resolves once every evicted model has been disposed. */
+  async settled(): Promise<void> {
+    while (this.disposals.size > 0) await Promise.all([...this.disposals]);
   }
 
   get size(): number {
     return this.entries.size;
   }
 
-  private async load(id: string): Promise<LoadedModel> {
+  private insert(id: string): Entry {
+    const entry: Entry = { model: Promise.resolve(undefined as never), checkedAt: 0, evicted: false };
+    entry.model = this.load(id, entry);
+    this.entries.set(id, entry);
+    entry.model.catch(() => this.entries.get(id) === entry && this.entries.delete(id));
+    while (this.entries.size > this.args.capacity) {
+      const [oldest, old] = this.entries.entries().next().value as [string, Entry];
+      this.drop(oldest, old);
+    }
+    return entry;
+  }
+
+  private async load(id: string, entry: Entry): Promise<LoadedModel> {
+    const stamp = await this.store.stamp(id);
     const { metadata, artifacts } = await this.store.loadArtifacts(id);
-    return { metadata, serving: await importArtifacts(artifacts) };
+    const serving = await importArtifacts(artifacts);
+    const { inputSize } = metadata.preprocessing;
+    const forward = (x: Float32Array, rows: number) => forwardPass(serving, inputSize, x, rows);
+    // Warm-up: the first pass sets up the backend's kernels and buffers; no request should pay for it.
+    forward(new Float32Array(inputSize), 1);
+    entry.stamp = stamp;
+    entry.checkedAt = Date.now();
+    return { id, metadata, serving, batcher: new PredictBatcher({ forward, inputSize, maxBatch: this.args.maxBatch, maxDelayMs: this.args.maxDelayMs }) };
+  }
+
+  /** One stat, shared by the requests that find the entry due: drops it when the store no longer has it as loaded. */
+  private revalidate(id: string, entry: Entry): Promise<void> {
+    entry.checking ??= this.store
+      .stamp(id)
+      .then(
+        (stamp) => {
+          entry.checkedAt = Date.now();
+          if (stamp !== entry.stamp) this.drop(id, entry);
+        },
+        (err) => {
+          if (err instanceof NotFoundError) this.drop(id, entry);
+          throw err;
+        },
+      )
+      .finally(() => (entry.checking = undefined));
+    return entry.checking;
+  }
+
+  /**
+   * Forgets the entry; once the requests that already hold the model have joined its batcher (the
+   * next turn of the event loop), the batcher answers them and the model's tensors are disposed.
+   */
+  private drop(id: string, entry: Entry): void {
+    if (this.entries.get(id) === entry) this.entries.delete(id);
+    if (entry.evicted) return;
+    entry.evicted = true;
+    const disposal = entry.model.then(
+      (model) =>
+        new Promise<void>((done) =>
+          setImmediate(() => {
+            model.batcher.close();
+            model.serving.dispose();
+            done();
+          }),
+        ),
+      () => undefined,
+    );
+    this.disposals.add(disposal);
+    void disposal.finally(() => this.disposals.delete(disposal));
+  }
+
+  private async byRef<T>(ref: string, use: (id: string) => Promise<T>): Promise<T> {
+    const parsed = parseModelRef(ref);
+    if ('id' in parsed) return use(parsed.id);
+    try {
+      return await use(await this.idOfName(ref, parsed.name, parsed.version));
+    } catch (err) {
+      // The remembered version was deleted meanwhile: an older one may still be there.
+      if (!(err instanceof NotFoundError)) throw err;
+      this.names.delete(ref);
+      return use(await this.idOfName(ref, parsed.name, parsed.version));
+    }
+  }
+
+  private idOfName(ref: string, name: string, version?: number): Promise<string> {
+    const known = this.names.get(ref);
+    if (known && Date.now() - known.at < this.args.recheckMs) return known.id;
+    const id = this.store.resolve(name, version);
+    this.names.delete(ref);
+    if (this.args.recheckMs > 0) {
+      this.names.set(ref, { id, at: Date.now() });
+      id.catch(() => this.names.get(ref)?.id === id && this.names.delete(ref));
+      if (this.names.size > MAX_NAMES) this.names.delete(this.names.keys().next().value as string);
+    }
+    return id;
   }
 }

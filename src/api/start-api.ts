@@ -18,7 +18,12 @@ export async function createServices(config: Config, redisUrl: string, logger: L
   connection.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
   const trainingQueue = new TrainingQueue(connection, { prefix: config.QUEUE_PREFIX, attempts: config.JOB_ATTEMPTS, retentionHours: config.JOB_RETENTION_HOURS });
   const models = new ModelStore(join(config.DATA_DIR, 'models'));
-  const modelCache = new ModelCache(models, config.MODEL_CACHE_SIZE);
+  const modelCache = new ModelCache(models, {
+    capacity: config.MODEL_CACHE_SIZE,
+    recheckMs: config.MODEL_CACHE_RECHECK_MS,
+    maxBatch: config.PREDICT_MAX_BATCH,
+    maxDelayMs: config.PREDICT_MAX_DELAY_MS,
+  });
   return {
     config,
     datasets: new DatasetStore(join(config.DATA_DIR, 'datasets')),
@@ -28,6 +33,7 @@ export async function createServices(config: Config, redisUrl: string, logger: L
     backend: backend.name,
     close: async () => {
       modelCache.clear();
+      await modelCache.settled();
       await trainingQueue.close();
       connection.disconnect();
     },

@@ -15,7 +15,7 @@ interface AjvError {
 /** Turns every error into application/problem+json; 4xx for what the caller can fix, 5xx detail only in the log. */
 async function errorHandler(app: FastifyInstance) {
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    const problem = toProblem(error);
+    const problem = toProblem(error, request.routeOptions.bodyLimit);
     if (problem.status >= 500) {
       request.log.error({ err: error }, 'request failed');
     } else {
@@ -34,7 +34,7 @@ export function sendProblem(reply: FastifyReply, body: ProblemBody) {
   return reply.code(body.status).type('application/problem+json').send(body);
 }
 
-function toProblem(error: FastifyError): ProblemBody {
+function toProblem(error: FastifyError, bodyLimit: number | undefined): ProblemBody {
   if (error instanceof HttpProblem) return problemBody(error.status, error.title, error.detail, error.errors);
   if (error.validation) {
     const where = error.validationContext ?? 'body';
@@ -47,10 +47,15 @@ function toProblem(error: FastifyError): ProblemBody {
   if (error instanceof PayloadTooLargeError) return problemBody(413, 'Payload Too Large', error.message);
   if (error instanceof FeatureValueError)
     return problemBody(400, 'Invalid instance', error.message, [{ pointer: `/instances/${error.row}/${escapePointer(error.feature)}`, detail: error.message }]);
+  if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+    const detail = bodyLimit ? `the request body is larger than the limit of ${bodyLimit} bytes` : error.message;
+    return problemBody(413, 'Payload Too Large', detail, [{ pointer: '/body', detail }]);
+  }
   const status = error.statusCode ?? 500;
   if (status >= 400 && status < 500) {
     const detail = error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? `${error.message}; see /docs for the accepted types` : error.message;
-    const errors = error.code?.startsWith('FST_ERR_CTP') ? [{ pointer: '/headers/content-type', detail: error.message }] : undefined;
+    const pointer = error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? '/headers/content-type' : '/body';
+    const errors = error.code?.startsWith('FST_ERR_CTP') ? [{ pointer, detail: error.message }] : undefined;
     return problemBody(status, titleFor(status), detail, errors);
   }
   if (isRedisDown(error)) return problemBody(503, 'Service Unavailable', 'the job queue (Redis) is not reachable; try again shortly');

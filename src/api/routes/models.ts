@@ -1,27 +1,37 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { predictInstances } from '../../mtl/predictor.js';
-import { ModelListSchema, ModelSchema, PredictRequestSchema, PredictResponseSchema } from '../schemas/model.js';
+import { HttpProblem } from '../problem.js';
+import { servePredictions } from '../serve-predictions.js';
+import { ModelListQuerySchema, ModelListSchema, ModelRefParamsSchema, ModelSchema, PredictRequestSchema, PredictResponseSchema } from '../schemas/model.js';
 import { IdParamsSchema, problems } from '../schemas/problem.js';
 
 const modelRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { config } = app.services;
 
-  app.get('/v1/models', { schema: { tags: ['models'], summary: 'List trained models (newest first)', response: { 200: ModelListSchema } } }, async () => ({
-    models: await app.services.models.list(),
-  }));
+  app.get(
+    '/v1/models',
+    {
+      schema: {
+        tags: ['models'],
+        summary: 'List trained models (newest first); with ?name=, the versions of that name (highest first)',
+        querystring: ModelListQuerySchema,
+        response: { 200: ModelListSchema },
+      },
+    },
+    async (request) => ({ models: await app.services.models.list({ name: request.query.name }) }),
+  );
 
   app.get(
     '/v1/models/:id',
     {
       schema: {
         tags: ['models'],
-        summary: 'A model: tasks with label sets, features, architecture, per-task validation metrics, training time and speed, backend',
-        params: IdParamsSchema,
+        summary: 'A model (by id, name or name@version): tasks with label sets, features, architecture, per-task validation metrics, training time and speed, backend',
+        params: ModelRefParamsSchema,
         response: { 200: ModelSchema, ...problems(404) },
       },
     },
-    async (request) => app.services.models.get(request.params.id),
+    async (request) => app.services.modelCache.metadataOf(request.params.id),
   );
 
   app.delete(
@@ -37,20 +47,30 @@ const modelRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/v1/models/:id/predict',
     {
-      bodyLimit: 64 * 1024 * 1024,
+      bodyLimit: config.PREDICT_MAX_BODY_BYTES,
       schema: {
         tags: ['models'],
         summary: 'Predict every task for each instance, from one forward pass',
-        params: IdParamsSchema,
+        description:
+          'The model is named by id, by name (its latest version) or by name@version. Concurrent requests for one model share forward passes ' +
+          `(micro-batching); each gets exactly its own rows back. At most ${config.PREDICT_MAX_ROWS} instances and ${config.PREDICT_MAX_BODY_BYTES} bytes per request (413 beyond).`,
+        params: ModelRefParamsSchema,
         body: { ...PredictRequestSchema(config.PREDICT_MAX_ROWS), examples: [{ instances: [{ p0: 0, p1: 0, p2: 5 }] }] },
         response: { 200: PredictResponseSchema, ...problems(400, 404, 413) },
       },
+      // Before schema validation, so an oversized request is refused with a 413 at once rather than validated row by row.
+      preValidation: async (request) => {
+        const instances = (request.body as { instances?: unknown } | undefined)?.instances;
+        if (Array.isArray(instances) && instances.length > config.PREDICT_MAX_ROWS) {
+          const detail = `at most ${config.PREDICT_MAX_ROWS} instances per request, got ${instances.length}; send them in several requests`;
+          throw new HttpProblem(413, 'Payload Too Large', detail, [{ pointer: '/instances', detail }]);
+        }
+      },
     },
     async (request) => {
-      const { id } = request.params;
-      const model = await app.services.modelCache.get(id);
-      const predictions = predictInstances(model.serving, model.metadata.preprocessing, request.body.instances);
-      return { modelId: id, predictions };
+      const { model, predictions } = await servePredictions(app.services.modelCache, request.params.id, request.body.instances);
+      const { id, name, version } = model.metadata;
+      return { modelId: id, name, version, predictions };
     },
   );
 };

@@ -5,6 +5,9 @@ const LabelSchema = Type.Union([Type.String(), Type.Number(), Type.Boolean()]);
 export const ModelSchema = Type.Object({
   id: Type.String(),
   name: Type.String(),
+  version: Type.Optional(
+    Type.Integer({ minimum: 1, description: 'Training the same name again makes a new version: 1, 2, 3, … (absent on models saved before versions existed).' }),
+  ),
   createdAt: Type.String({ format: 'date-time' }),
   jobId: Type.String(),
   datasetId: Type.String(),
@@ -53,6 +56,14 @@ export const ModelSchema = Type.Object({
 
 export const ModelListSchema = Type.Object({ models: Type.Array(Type.Omit(ModelSchema, ['preprocessing'])) });
 
+export const ModelListQuerySchema = Type.Object({
+  name: Type.Optional(Type.String({ minLength: 1, description: 'Only the versions of this model name, highest version first.' })),
+});
+
+export const ModelRefParamsSchema = Type.Object({
+  id: Type.String({ minLength: 1, description: 'A model id (UUID), a model name (its latest version), or name@version (e.g. digits-mtl@2).' }),
+});
+
 export const PredictRequestSchema = (maxRows: number) =>
   Type.Object(
     {
@@ -66,7 +77,9 @@ export const PredictRequestSchema = (maxRows: number) =>
   );
 
 export const PredictResponseSchema = Type.Object({
-  modelId: Type.String(),
+  modelId: Type.String({ description: 'Id of the model that answered (the version a name resolved to).' }),
+  name: Type.String(),
+  version: Type.Optional(Type.Integer()),
   predictions: Type.Array(Type.Record(Type.String(), Type.Unknown()), {
     description:
       'One entry per instance with every task: classification/binary {label, probabilities}, multilabel {labels, probabilities}, regression {value}.',

@@ -1,0 +1,149 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { ModelStore } from '../../src/store/model-store.js';
+import { createTestApp, type TestApp } from '../helpers/test-app.js';
+import { digitInstances, trainDigitsModel, type DigitsModel } from '../helpers/digits-model.js';
+
+/**
+ * Serving under concurrency: micro-batched requests each get their own answer, the same as the
+ * engine predicting them alone; bad requests fail alone; limits; versions by name.
+ */
+let t: TestApp;
+let v1: DigitsModel;
+let v2: DigitsModel;
+
+before(async () => {
+  t = await createTestApp('predict', {
+    PREDICT_MAX_ROWS: '40',
+    PREDICT_MAX_BODY_BYTES: '65536',
+    PREDICT_MAX_BATCH: '16',
+    PREDICT_MAX_DELAY_MS: '20',
+    MODEL_CACHE_RECHECK_MS: '0',
+  });
+  v1 = await trainDigitsModel({ name: 'digits', seed: 1 });
+  v2 = await trainDigitsModel({ name: 'digits', seed: 2 });
+  await t.services.models.save(v1.metadata, v1.artifacts);
+});
+after(async () => {
+  v1.dispose();
+  v2.dispose();
+  await t.close();
+});
+
+const predict = (ref: string, payload: unknown) => t.app.inject({ method: 'POST', url: `/v1/models/${encodeURIComponent(ref)}/predict`, payload: payload as object });
+
+describe('predict under concurrency (micro-batching)', () => {
+  it('answers many parallel requests, each with its own rows, exactly as the engine predicts them alone', async () => {
+    const requests = Array.from({ length: 48 }, (_, i) => digitInstances(i * 5, 1 + (i % 4)));
+    const responses = await Promise.all(requests.map((instances) => predict(v1.metadata.id, { instances })));
+    responses.forEach((res, i) => {
+      assert.equal(res.statusCode, 200, res.body);
+      const body = res.json();
+      assert.equal(body.modelId, v1.metadata.id);
+      assert.deepEqual(body.predictions, v1.predictAlone(requests[i]), `request ${i}`);
+    });
+    const { stats } = (await t.services.modelCache.get(v1.metadata.id)).batcher;
+    assert.ok(stats.largestPass > 4, `requests shared forward passes (largest pass ${stats.largestPass} rows)`);
+    assert.ok(stats.largestPass <= 16, 'no pass is larger than PREDICT_MAX_BATCH');
+    assert.ok(stats.passes < requests.length);
+  });
+
+  it('fails a request with a bad instance alone, with its 400, and answers the others', async () => {
+    const good = Array.from({ length: 12 }, (_, i) => digitInstances(300 + i * 3, 3));
+    const missing = [digitInstances(0, 1)[0], { p0: 1 }];
+    const notNumber = [{ ...digitInstances(1, 1)[0], p5: 'dark' }];
+    const all = [...good.slice(0, 6), missing, ...good.slice(6), notNumber];
+    const responses = await Promise.all(all.map((instances) => predict(v1.metadata.id, { instances })));
+    const bad = [responses[6], responses[13]];
+    assert.deepEqual(bad.map((r) => r.statusCode), [400, 400]);
+    assert.equal(bad[0].json().errors[0].pointer, '/instances/1/p1');
+    assert.equal(bad[1].json().errors[0].pointer, '/instances/0/p5');
+    const answered = responses.filter((_, i) => i !== 6 && i !== 13);
+    answered.forEach((res, i) => {
+      assert.equal(res.statusCode, 200, res.body);
+      assert.deepEqual(res.json().predictions, v1.predictAlone(good[i]));
+    });
+  });
+
+  it('cuts a request larger than PREDICT_MAX_BATCH into passes and answers it whole', async () => {
+    const instances = digitInstances(600, 40);
+    const before = (await t.services.modelCache.get(v1.metadata.id)).batcher.stats.passes;
+    const res = await predict(v1.metadata.id, { instances });
+    assert.equal(res.statusCode, 200);
+    assert.deepEqual(res.json().predictions, v1.predictAlone(instances));
+    const after = (await t.services.modelCache.get(v1.metadata.id)).batcher.stats.passes;
+    assert.equal(after - before, 3, '40 rows in passes of at most 16');
+  });
+});
+
+describe('predict limits', () => {
+  it('refuses more rows than PREDICT_MAX_ROWS with a 413 naming /instances', async () => {
+    const res = await predict(v1.metadata.id, { instances: Array.from({ length: 41 }, () => ({ p0: 0 })) });
+    assert.equal(res.statusCode, 413);
+    assert.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8');
+    const problem = res.json();
+    assert.equal(problem.type, 'urn:mtl:problem:payload-too-large');
+    assert.equal(problem.errors[0].pointer, '/instances');
+    assert.match(problem.detail, /at most 40 instances/);
+  });
+
+  it('refuses a body larger than PREDICT_MAX_BODY_BYTES with a 413 naming /body', async () => {
+    const res = await predict(v1.metadata.id, { instances: [{ ...digitInstances(0, 1)[0], note: 'x'.repeat(70_000) }] });
+    assert.equal(res.statusCode, 413);
+    assert.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8');
+    assert.equal(res.json().errors[0].pointer, '/body');
+    assert.match(res.json().detail, /65536 bytes/);
+  });
+
+  it('refuses a body that is not JSON with a 400 naming /body', async () => {
+    const res = await t.app.inject({ method: 'POST', url: `/v1/models/${v1.metadata.id}/predict`, headers: { 'content-type': 'application/json' }, payload: '{"instances": [' });
+    assert.equal(res.statusCode, 400);
+    assert.equal(res.json().errors[0].pointer, '/body');
+  });
+});
+
+describe('model versions', () => {
+  it('serves a model saved again under the same name as its new version, by name and name@version', async () => {
+    assert.equal((await predict('digits', { instances: digitInstances(0, 1) })).json().version, 1);
+    const saved = await new ModelStore(join(t.config.DATA_DIR, 'models')).save(v2.metadata, v2.artifacts); // as another worker would
+    assert.equal(saved.version, 2);
+
+    const instances = digitInstances(900, 5);
+    const latest = (await predict('digits', { instances })).json();
+    assert.equal(latest.modelId, v2.metadata.id);
+    assert.equal(latest.name, 'digits');
+    assert.equal(latest.version, 2);
+    assert.deepEqual(latest.predictions, v2.predictAlone(instances));
+    const pinned = (await predict('digits@2', { instances })).json();
+    assert.equal(pinned.modelId, v2.metadata.id);
+    const first = (await predict('digits@1', { instances })).json();
+    assert.equal(first.modelId, v1.metadata.id);
+    assert.equal(first.version, 1);
+    assert.deepEqual(first.predictions, v1.predictAlone(instances));
+    assert.notDeepEqual(first.predictions, latest.predictions, 'two different models answered');
+
+    const missing = await predict('digits@3', { instances });
+    assert.equal(missing.statusCode, 404);
+    assert.match(missing.json().detail, /digits@3/);
+  });
+
+  it('lists the versions of a name, and shows a model by name@version', async () => {
+    const list = (await t.app.inject({ url: '/v1/models?name=digits' })).json();
+    assert.deepEqual(list.models.map((m: { version: number }) => m.version), [2, 1]);
+    assert.equal((await t.app.inject({ url: '/v1/models?name=other' })).json().models.length, 0);
+    const shown = (await t.app.inject({ url: '/v1/models/digits@1' })).json();
+    assert.equal(shown.id, v1.metadata.id);
+    assert.equal(shown.version, 1);
+    assert.equal((await t.app.inject({ url: '/v1/models/digits' })).json().id, v2.metadata.id);
+  });
+
+  it('stops serving a version another process deleted, and falls back to the one before', async () => {
+    rmSync(join(t.config.DATA_DIR, 'models', v2.metadata.id), { recursive: true }); // behind the API's back
+    assert.equal((await predict(v2.metadata.id, { instances: digitInstances(0, 1) })).statusCode, 404);
+    assert.equal((await predict('digits@2', { instances: digitInstances(0, 1) })).statusCode, 404);
+    const latest = (await predict('digits', { instances: digitInstances(0, 1) })).json();
+    assert.equal(latest.version, 1);
+  });
+});
