@@ -20,7 +20,7 @@ export class ModelVersions {
     const dir = this.dirOf(name);
     await mkdir(dir, { recursive: true });
     for (let attempt = 0; attempt < 1000; attempt++) {
-      const version = (await this.highest(dir)) + 1 + attempt;
+      const version = (await this.highest(dir)) + 1; // read again after each lost race
       try {
         await writeFile(join(dir, String(version)), id, { flag: 'wx' });
         return version;
