@@ -29,6 +29,7 @@ const services: AppServices = {
   models,
   modelCache: new ModelCache(models, { capacity: 1 }),
   trainingQueue: undefined as never,
+  jobEvents: undefined as never,
   backend: 'none',
 };
 const app = await buildApp(services, { logger: false });

@@ -23,14 +23,21 @@ try {
 }
 logger.info({ redis: redis.url.replace(/\/\/[^@]*@/, '//***@'), source: redis.source }, 'using Redis');
 
-const worker = createTrainingWorker({ redisUrl: redis.url, prefix: config.QUEUE_PREFIX, concurrency: config.WORKER_CONCURRENCY, logger: logger.child({ component: 'worker' }) });
+const worker = createTrainingWorker({
+  redisUrl: redis.url,
+  prefix: config.QUEUE_PREFIX,
+  concurrency: config.WORKER_CONCURRENCY,
+  logger: logger.child({ component: 'worker' }),
+  lockMs: config.WORKER_LOCK_MS,
+  stalledIntervalMs: config.WORKER_STALLED_INTERVAL_MS,
+});
 const app = await startApi(config, redis.url, logger);
 logger.info(`MTL service ready: http://${config.HOST}:${config.PORT} (Swagger UI at /docs)`);
 
-closeWithGrace({ delay: 30_000 }, async ({ signal, err }) => {
+closeWithGrace({ delay: config.WORKER_SHUTDOWN_GRACE_MS + 10_000 }, async ({ signal, err }) => {
   if (err) logger.error({ err }, 'closing after an error');
   else logger.info({ signal }, 'shutting down');
   await app.close();
-  await worker.close();
+  await worker.shutdown(config.WORKER_SHUTDOWN_GRACE_MS);
   await redis.stop();
 });

@@ -4,6 +4,7 @@ import type { Config } from '../config.js';
 import { selectBackend } from '../mtl/backend.js';
 import { createRedisConnection } from '../queue/connection.js';
 import { TrainingQueue } from '../queue/training-queue.js';
+import { JobEvents } from '../queue/job-events.js';
 import { DatasetStore } from '../store/dataset-store.js';
 import { ModelStore } from '../store/model-store.js';
 import { buildApp, type App } from './app.js';
@@ -17,6 +18,7 @@ export async function createServices(config: Config, redisUrl: string, logger: L
   const connection = createRedisConnection(redisUrl, 'producer');
   connection.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
   const trainingQueue = new TrainingQueue(connection, { prefix: config.QUEUE_PREFIX, attempts: config.JOB_ATTEMPTS, retentionHours: config.JOB_RETENTION_HOURS });
+  const jobEvents = new JobEvents(redisUrl, config.QUEUE_PREFIX);
   const models = new ModelStore(join(config.DATA_DIR, 'models'));
   const modelCache = new ModelCache(models, {
     capacity: config.MODEL_CACHE_SIZE,
@@ -29,12 +31,14 @@ export async function createServices(config: Config, redisUrl: string, logger: L
     datasets: new DatasetStore(join(config.DATA_DIR, 'datasets')),
     models,
     trainingQueue,
+    jobEvents,
     modelCache,
     backend: backend.name,
     close: async () => {
       modelCache.clear();
       await modelCache.settled();
       await trainingQueue.close();
+      await jobEvents.close();
       connection.disconnect();
     },
   };

@@ -17,7 +17,17 @@ export interface LossWeighting {
   combine(losses: tf.Scalar[]): tf.Scalar;
   /** The weight each task's loss has now, as recorded in the history. */
   currentWeights(): number[];
+  /** Everything needed to continue after a restart (checkpoints). */
+  getState(): LossWeightingState;
+  setState(state: LossWeightingState): void;
   dispose(): void;
+}
+
+export interface LossWeightingState {
+  current?: number[];
+  logVariances?: number[];
+  initialLosses?: number[] | null;
+  moments?: { m: number[]; v: number[]; step: number };
 }
 
 export interface LossWeightingArgs {
@@ -59,6 +69,14 @@ class FixedWeights implements LossWeighting {
 
   currentWeights(): number[] {
     return [...this.current];
+  }
+
+  getState(): LossWeightingState {
+    return { current: [...this.current] };
+  }
+
+  setState(state: LossWeightingState): void {
+    if (state.current) this.current = [...state.current];
   }
 
   dispose(): void {}
@@ -122,6 +140,14 @@ export class UncertaintyWeighting implements LossWeighting {
     return this.variables.map((s) => s.dataSync()[0]);
   }
 
+  getState(): LossWeightingState {
+    return { logVariances: this.logVariances() };
+  }
+
+  setState(state: LossWeightingState): void {
+    tf.tidy(() => state.logVariances?.forEach((v, t) => this.variables[t].assign(tf.scalar(v))));
+  }
+
   dispose(): void {
     tf.dispose(this.variables);
   }
@@ -134,11 +160,21 @@ export class UncertaintyWeighting implements LossWeighting {
  */
 export class GradNormWeights extends FixedWeights {
   private initialLosses: number[] | null = null;
-  private readonly moments: { m: number[]; v: number[]; step: number };
+  private readonly moments: NonNullable<LossWeightingState['moments']>;
 
   constructor(base: number[]) {
     super('gradnorm', 'gradnorm', base);
     this.moments = { m: base.map(() => 0), v: base.map(() => 0), step: 0 };
+  }
+
+  override getState(): LossWeightingState {
+    return { current: [...this.current], initialLosses: this.initialLosses, moments: structuredClone(this.moments) };
+  }
+
+  override setState(state: LossWeightingState): void {
+    super.setState(state);
+    if (state.initialLosses !== undefined) this.initialLosses = state.initialLosses;
+    if (state.moments) Object.assign(this.moments, structuredClone(state.moments));
   }
 
   /**

@@ -4,7 +4,7 @@ import { buildModel, type MultiTaskModel } from './model-builder.js';
 import { compareWithBaselines, type BaselineReport } from './baselines.js';
 import type { TaskMetrics } from './metrics.js';
 import type { EncodedSplit } from './evaluation.js';
-import { trainMultiTask, type EpochReport, type TrainResult } from './trainer.js';
+import { trainMultiTask, type EpochReport, type TrainerCheckpoint, type TrainResult } from './trainer.js';
 import type { ResolvedSpec } from './spec.js';
 import { createRng, shuffledIndices } from './rng.js';
 import type { Row } from './values.js';
@@ -23,6 +23,12 @@ export interface TrainedModel {
 export interface TrainOnRowsHooks {
   onEpoch?: (report: EpochReport) => void | Promise<void>;
   onLog?: (message: string, details?: object) => void;
+  /** Checkpointing and resuming (see trainMultiTask). */
+  resume?: TrainerCheckpoint;
+  onCheckpoint?: (checkpoint: TrainerCheckpoint) => Promise<void>;
+  checkpointEvery?: number;
+  /** Aborting stops training within one step (TrainingStopped). */
+  signal?: AbortSignal;
 }
 
 const FEW_LABELS = 20;
@@ -62,8 +68,12 @@ export async function trainOnRows(spec: ResolvedSpec, rows: Row[], hooks: TrainO
       weights: spec.tasks.map((t) => t.weight),
       lossWeighting: spec.lossWeighting,
       onEpoch: hooks.onEpoch,
+      resume: hooks.resume,
+      onCheckpoint: hooks.onCheckpoint,
+      checkpointEvery: hooks.checkpointEvery,
+      signal: hooks.signal,
     });
-    const baselines = spec.training.baselines ? await trainBaselines(spec, rows, result, hooks) : null;
+    const baselines = spec.training.baselines ? await trainBaselines(spec, rows, result, { onLog: hooks.onLog, signal: hooks.signal }) : null;
     return { model, preprocessing, result, baselines, rows: { train: train.rows, validation: validation?.rows ?? 0 }, warnings };
   } catch (err) {
     disposeModel(model);
@@ -85,7 +95,7 @@ async function trainBaselines(spec: ResolvedSpec, rows: Row[], mtl: TrainResult,
       lossWeighting: { strategy: 'static' },
       training: { ...spec.training, baselines: false, affinity: false, monitor: typeof spec.training.monitor === 'object' ? { task: task.name } : spec.training.monitor },
     };
-    const trained = await trainOnRows(single, rows);
+    const trained = await trainOnRows(single, rows, { signal: hooks.signal });
     stl[task.name] = (trained.result.validationMetrics ?? trained.result.trainMetrics)[task.name];
     disposeModel(trained.model);
   }

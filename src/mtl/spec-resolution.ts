@@ -23,6 +23,8 @@ export function resolveSpec(spec: TrainingSpec, dataset: DatasetSummary): Resolv
     const at = `/tasks/${i}`;
     const column = t.column ?? t.name;
     if (taskNames.has(t.name)) errors.push({ pointer: `${at}/name`, detail: `task name '${t.name}' is used twice` });
+    const reserved = reservedNameProblem(t.name, spec.tasks.map((o) => o.name));
+    if (reserved) errors.push({ pointer: `${at}/name`, detail: reserved });
     taskNames.add(t.name);
     taskColumns.add(column);
     const info = columns.get(column);
@@ -125,6 +127,15 @@ function resolveLossWeighting(given: TrainingSpec['lossWeighting'], errors: Fiel
     default:
       return { strategy };
   }
+}
+
+/** Task names become layer names: they must not clash with the input, shared layers or another task's layers. */
+function reservedNameProblem(name: string, all: string[]): string | undefined {
+  if (name === 'features') return `'features' is the name of the input layer; choose another task name`;
+  if (name.startsWith('shared')) return `task names may not start with 'shared' (reserved for shared layers)`;
+  const other = all.find((o) => o !== name && name.startsWith(`${o}_`));
+  if (other) return `'${name}' clashes with the layers of task '${other}' (named '${other}_…'); choose another task name`;
+  return undefined;
 }
 
 function taskColumnProblem(type: string, info: ColumnInfo, rows: number): string | undefined {

@@ -96,6 +96,7 @@ export const TrainingOptionsSchema = Type.Object(
         description: 'What early stopping and model selection watch on the validation split: "loss" (weighted total, default), "mean" (mean task score), or {"task": name} (that task\'s metric).',
       }),
     ),
+    maxMinutes: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 7 * 24 * 60, description: 'Wall-clock limit of the job; a job over it fails with that reason.' })),
     baselines: Type.Optional(Type.Boolean({ description: 'Also train one single-task model per task with the same trunk and budget, and report the MTL gain Δm.' })),
     affinity: Type.Optional(Type.Boolean({ description: 'Measure task affinity (cosine of per-task gradients on shared weights) at sampled steps (default true with 2+ tasks).' })),
   },
@@ -148,6 +149,7 @@ export interface ResolvedSpec {
     seed: number;
     earlyStopping: { patience: number; minDelta: number } | false;
     monitor: Monitor;
+    maxMinutes?: number;
     baselines: boolean;
     affinity: boolean;
   };

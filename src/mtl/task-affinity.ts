@@ -47,6 +47,16 @@ export class TaskAffinityMeter {
     this.samples++;
   }
 
+  getState(): { sum: number[][]; pairs: number[][]; samples: number } {
+    return { sum: this.sum.map((r) => [...r]), pairs: this.pairs.map((r) => [...r]), samples: this.samples };
+  }
+
+  setState(state: { sum: number[][]; pairs: number[][]; samples: number }): void {
+    state.sum.forEach((r, i) => r.forEach((v, j) => (this.sum[i][j] = v)));
+    state.pairs.forEach((r, i) => r.forEach((v, j) => (this.pairs[i][j] = v)));
+    this.samples = state.samples;
+  }
+
   get count(): number {
     return this.samples;
   }

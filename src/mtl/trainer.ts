@@ -6,7 +6,7 @@ import { evaluateSplit, type EncodedSplit, type SplitEvaluation } from './evalua
 import { higherIsBetter, type MetricName, type TaskMetrics } from './metrics.js';
 import type { Monitor, ResolvedLossWeighting, ResolvedSpec } from './spec.js';
 import { createRng, shuffledIndices } from './rng.js';
-import { createLossWeighting, GradNormWeights, projectConflictingGradients, type LossWeighting } from './loss-weighting.js';
+import { createLossWeighting, GradNormWeights, projectConflictingGradients, type LossWeighting, type LossWeightingState } from './loss-weighting.js';
 import { TaskAffinityMeter, type TaskAffinity } from './task-affinity.js';
 
 export interface TaskEpochMetrics {
@@ -45,6 +45,31 @@ export interface TrainResult {
   affinity: TaskAffinity | null;
 }
 
+/**
+ * Everything the loop needs to continue after its last finished epoch in another process: weights,
+ * Adam's moments, the loss-weighting and affinity state, the best epoch so far and the history.
+ * Plain data (numbers and Float32Arrays) so a store can write it.
+ */
+export interface TrainerCheckpoint {
+  epoch: number;
+  history: EpochReport[];
+  taskLossHistory: number[][];
+  trainingTimeMs: number;
+  weights: Float32Array[];
+  optimizer: { name: string; shape: number[]; values: Float32Array }[];
+  weighting: LossWeightingState;
+  affinity: ReturnType<TaskAffinityMeter['getState']> | null;
+  best: { epoch: number; value: number; weights: Float32Array[]; train: SplitEvaluation; validation: SplitEvaluation | null } | null;
+}
+
+/** Thrown when `signal` aborts training (cancel, shutdown, time limit); `reason` is the signal's reason. */
+export class TrainingStopped extends Error {
+  constructor(readonly reason: unknown) {
+    super(`training stopped: ${String(reason)}`);
+    this.name = 'TrainingStopped';
+  }
+}
+
 export interface TrainArgs {
   model: MultiTaskModel;
   prep: Preprocessing;
@@ -55,6 +80,13 @@ export interface TrainArgs {
   weights: number[];
   lossWeighting?: ResolvedLossWeighting;
   onEpoch?: (report: EpochReport) => void | Promise<void>;
+  /** Continue from this checkpoint instead of epoch 0. */
+  resume?: TrainerCheckpoint;
+  /** Called after every `checkpointEvery` epochs (and after the last) with the state to save. */
+  onCheckpoint?: (checkpoint: TrainerCheckpoint) => Promise<void>;
+  checkpointEvery?: number;
+  /** Checked before every step: when aborted, training stops within one step and throws TrainingStopped. */
+  signal?: AbortSignal;
 }
 
 /** Training metrics are measured on at most this many training rows per epoch. */
@@ -87,7 +119,6 @@ export async function trainMultiTask(args: TrainArgs): Promise<TrainResult> {
   const modelVariables = model.training.trainableWeights.map((w) => w.read() as tf.Variable);
   const allVariables = [...modelVariables, ...weighting.variables];
   const shared = model.sharedVariables;
-  const rng = createRng(options.seed);
   const affinity = options.affinity && T > 1 && shared.length > 0 ? new TaskAffinityMeter(heads.map((h) => h.name)) : null;
   const data: TrainTensors = tf.tidy(() => ({
     x: tf.tensor2d(train.x, [train.rows, prep.inputSize]),
@@ -106,12 +137,48 @@ export async function trainMultiTask(args: TrainArgs): Promise<TrainResult> {
   let bestEval: { train: SplitEvaluation; validation: SplitEvaluation | null } | null = null;
   let stoppedEarly = false;
   let trainingTimeMs = 0;
+  let firstEpoch = 1;
   const patience = options.earlyStopping === false ? Infinity : options.earlyStopping.patience;
   const minDelta = options.earlyStopping === false ? 0 : options.earlyStopping.minDelta;
 
-  const ctx: StepContext = { model, optimizer, weighting, allVariables, shared, rng, lossWeighting: args.lossWeighting ?? { strategy: 'static' }, learningRate: options.learningRate };
+  const checkpointOf = async (epoch: number): Promise<TrainerCheckpoint> => ({
+    epoch,
+    history: [...history],
+    taskLossHistory: taskLossHistory.map((r) => [...r]),
+    trainingTimeMs,
+    weights: modelVariables.map((v) => v.dataSync() as Float32Array),
+    optimizer: await optimizerState(optimizer),
+    weighting: weighting.getState(),
+    affinity: affinity?.getState() ?? null,
+    best: best && bestEval ? { epoch: best.epoch, value: best.value, weights: best.weights.map((w) => w.dataSync() as Float32Array), ...bestEval } : null,
+  });
+
+  const ctx: StepContext = { model, optimizer, weighting, allVariables, shared, rng: createRng(options.seed), lossWeighting: args.lossWeighting ?? { strategy: 'static' }, learningRate: options.learningRate };
   try {
-    for (let epoch = 1; epoch <= options.epochs; epoch++) {
+    if (args.resume) {
+      const r = args.resume;
+      tf.tidy(() => modelVariables.forEach((v, i) => v.assign(tf.tensor(r.weights[i], v.shape))));
+      if (r.optimizer.length > 0) {
+        const saved = r.optimizer.map((o) => ({ name: o.name, tensor: tf.tensor(o.values, o.shape, o.name === 'iter' ? 'int32' : 'float32') }));
+        await optimizer.setWeights(saved);
+        tf.dispose(saved.map((w) => w.tensor));
+      }
+      weighting.setState(r.weighting);
+      if (affinity && r.affinity) affinity.setState(r.affinity);
+      history.push(...r.history);
+      taskLossHistory.push(...r.taskLossHistory);
+      trainingTimeMs = r.trainingTimeMs;
+      if (r.best) {
+        best = { epoch: r.best.epoch, value: r.best.value, weights: r.best.weights.map((w, i) => tf.keep(tf.tensor(w, modelVariables[i].shape))) };
+        bestEval = { train: r.best.train, validation: r.best.validation };
+      }
+      firstEpoch = r.epoch + 1;
+      if (best && r.epoch - best.epoch >= patience) firstEpoch = options.epochs + 1; // it had already stopped early
+    }
+    for (let epoch = firstEpoch; epoch <= options.epochs; epoch++) {
+      // A fresh generator per epoch, so a resumed run shuffles exactly as an uninterrupted one.
+      const rng = createRng(options.seed * 7919 + epoch);
+      ctx.rng = rng;
       weighting.startEpoch(taskLossHistory);
       const epochWeights = weighting.currentWeights();
       const started = performance.now();
@@ -119,6 +186,10 @@ export async function trainMultiTask(args: TrainArgs): Promise<TrainResult> {
       let totals = tf.keep(tf.zeros([2 * T + 1]));
       let steps = 0;
       for (let start = 0; start < train.rows; start += options.batchSize) {
+        if (args.signal?.aborted) {
+          totals.dispose();
+          throw new TrainingStopped(args.signal.reason);
+        }
         const idx = order.subarray(start, Math.min(start + options.batchSize, train.rows));
         const measure = affinity !== null && steps % affinityEvery === 0;
         const stepStats = tf.tidy(() => {
@@ -168,8 +239,13 @@ export async function trainMultiTask(args: TrainArgs): Promise<TrainResult> {
         best = { epoch, value: monitored, weights: modelVariables.map((v) => tf.keep(v.clone())) };
         bestEval = { train: trainEval, validation: valEval };
       }
+      // Checkpoint before reporting: an epoch anyone has seen is an epoch a restart will not lose.
+      const stopping = epoch - best.epoch >= patience;
+      if (args.onCheckpoint && (epoch % (args.checkpointEvery ?? 1) === 0 || stopping || epoch === options.epochs)) {
+        await args.onCheckpoint(await checkpointOf(epoch));
+      }
       await args.onEpoch?.(report);
-      if (epoch - best.epoch >= patience) {
+      if (stopping) {
         stoppedEarly = epoch < options.epochs;
         break;
       }
@@ -188,13 +264,21 @@ export async function trainMultiTask(args: TrainArgs): Promise<TrainResult> {
     history,
     bestEpoch: best?.epoch ?? 0,
     epochsRun,
-    stoppedEarly,
+    stoppedEarly: stoppedEarly || (!!best && history.length < options.epochs),
     trainingTimeMs,
     samplesPerSec: trainingTimeMs > 0 ? (train.rows * epochsRun * 1000) / trainingTimeMs : 0,
     validationMetrics: bestEval?.validation ? named(bestEval.validation) : null,
     trainMetrics: bestEval ? named(bestEval.train) : {},
     affinity: affinity?.result() ?? null,
   };
+}
+
+/** Adam's iteration count and moments as plain arrays (getWeights makes a fresh 'iter' tensor: disposed here). */
+async function optimizerState(optimizer: tf.Optimizer): Promise<TrainerCheckpoint['optimizer']> {
+  const weights = await optimizer.getWeights();
+  const state = await Promise.all(weights.map(async (w) => ({ name: w.name, shape: w.tensor.shape, values: Float32Array.from(await w.tensor.data()) })));
+  weights.filter((w) => w.name === 'iter').forEach((w) => w.tensor.dispose());
+  return state;
 }
 
 /**

@@ -9,7 +9,15 @@ export interface TrainingJobData {
   spec: ResolvedSpec;
   modelId: string;
   submittedAt: string;
+  /** Set by POST /v1/jobs/:id/cancel; a worker that picks the job up ends it at once. */
+  cancelRequestedAt?: string;
 }
+
+/** failedReason of a job that was cancelled (the job ends in BullMQ's failed set with it). */
+export const CANCELLED_REASON = 'cancelled';
+
+/** Redis pub/sub channel on which the API asks every worker process to stop a running job. */
+export const cancelChannel = (prefix: string) => `${prefix}:${TRAINING_QUEUE}:cancel`;
 
 /** Reported once per epoch (BullMQ job progress); the API shows it as-is. */
 export interface TrainingJobProgress {

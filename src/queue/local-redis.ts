@@ -51,9 +51,14 @@ export async function resolveRedis(opts: { redisUrl?: string; dir: string; persi
         'Install Redis (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis), start one, or set REDIS_URL.',
     );
   }
+  return startRedisServer({ dir: opts.dir, persist: opts.persist });
+}
+
+/** Starts `redis-server` (port: given or free) with its files in `dir`; resolves once it answers PING. */
+export async function startRedisServer(opts: { dir: string; persist: boolean; port?: number }): Promise<RedisEndpoint> {
   const dir = resolve(opts.dir);
   await mkdir(dir, { recursive: true });
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--maxmemory-policy', 'noeviction'];
   args.push('--appendonly', opts.persist ? 'yes' : 'no');
   const child: ChildProcess = spawn('redis-server', args, { stdio: 'ignore' });

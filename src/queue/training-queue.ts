@@ -4,7 +4,9 @@ import type { ResolvedSpec } from '../mtl/spec.js';
 import type { EpochReport } from '../mtl/trainer.js';
 import { newId } from '../store/ids.js';
 import { NotFoundError } from '../store/store-errors.js';
-import { TRAINING_JOB, TRAINING_QUEUE, type JobState, type TrainingJobData, type TrainingJobProgress, type TrainingJobResult } from './job-types.js';
+import { createHash } from 'node:crypto';
+import { CANCELLED_REASON, cancelChannel, TRAINING_JOB, TRAINING_QUEUE, type JobState, type TrainingJobData, type TrainingJobProgress, type TrainingJobResult } from './job-types.js';
+import { IdempotencyKeyReusedError, JobStateConflictError } from './queue-errors.js';
 
 /** A training job as users see it. */
 export interface JobView {
@@ -33,7 +35,12 @@ export interface TrainingQueueOptions {
 export class TrainingQueue {
   readonly queue: Queue<TrainingJobData, TrainingJobResult>;
 
+  private readonly prefix: string;
+  private readonly retentionSeconds: number;
+
   constructor(private readonly connection: Redis, options: TrainingQueueOptions) {
+    this.prefix = options.prefix;
+    this.retentionSeconds = Math.max(60, Math.round(options.retentionHours * 3600));
     const retention = { age: Math.round(options.retentionHours * 3600), count: 10000 };
     const defaultJobOptions: JobsOptions = {
       attempts: options.attempts,
@@ -45,12 +52,45 @@ export class TrainingQueue {
     this.queue.on('error', () => undefined); // connection errors surface on the calls that need Redis
   }
 
-  /** Queues a job; its model will get `modelId` when the job succeeds. */
-  async enqueue(spec: ResolvedSpec): Promise<{ id: string; modelId: string }> {
+  /**
+   * Queues a job; its model will get `modelId` when the job succeeds. With an idempotency key, the
+   * same key and body return the first job (`replayed`), the same key with another body is refused.
+   */
+  async enqueue(spec: ResolvedSpec, idempotency?: { key: string; body: unknown }): Promise<{ id: string; modelId: string; replayed: boolean }> {
     const id = newId();
     const data: TrainingJobData = { spec, modelId: newId(), submittedAt: new Date().toISOString() };
+    if (idempotency) {
+      const redisKey = `${this.prefix}:${TRAINING_QUEUE}:idempotency:${sha256(idempotency.key)}`;
+      const record = JSON.stringify({ jobId: id, modelId: data.modelId, body: sha256(canonicalJson(idempotency.body)) });
+      const stored = await this.connection.set(redisKey, record, 'EX', this.retentionSeconds, 'NX');
+      if (stored === null) {
+        const existing = JSON.parse((await this.connection.get(redisKey)) ?? '{}') as { jobId: string; modelId: string; body: string };
+        if (existing.body !== sha256(canonicalJson(idempotency.body))) throw new IdempotencyKeyReusedError(existing.jobId);
+        return { id: existing.jobId, modelId: existing.modelId, replayed: true };
+      }
+    }
     await this.queue.add(TRAINING_JOB, data, { jobId: id });
-    return { id, modelId: data.modelId };
+    return { id, modelId: data.modelId, replayed: false };
+  }
+
+  /**
+   * Cancels a queued or running job: marks it (a worker that picks it up ends it at once) and tells
+   * every worker process, wherever it runs, to stop it if it is running there.
+   */
+  async cancel(id: string): Promise<JobView> {
+    const job = await this.queue.getJob(id);
+    if (!job) throw new NotFoundError('job', id);
+    const view = toView(job, mapState(await job.getState(), job));
+    if (view.state === 'succeeded' || view.state === 'failed' || view.state === 'cancelled') throw new JobStateConflictError(id, view.state, 'cancelled');
+    await job.updateData({ ...job.data, cancelRequestedAt: new Date().toISOString() });
+    await this.connection.publish(cancelChannel(this.prefix), id);
+    return this.get(id);
+  }
+
+  /** The worker's log lines for a job (data loading, backend, epochs, warnings). */
+  async logs(id: string): Promise<{ logs: string[]; count: number }> {
+    if (!(await this.queue.getJob(id))) throw new NotFoundError('job', id);
+    return this.queue.getJobLogs(id, 0, -1);
   }
 
   async get(id: string): Promise<JobView> {
@@ -68,7 +108,7 @@ export class TrainingQueue {
   /** Jobs not yet finished that train on this dataset. */
   async activeJobsFor(datasetId: string): Promise<string[]> {
     const jobs = await this.queue.getJobs(['active', 'waiting', 'prioritized', 'delayed'], 0, -1);
-    return jobs.filter((j) => j?.data.spec.datasetId === datasetId).map((j) => j.id!);
+    return jobs.filter((j) => j?.data.spec.datasetId === datasetId && !j.data.cancelRequestedAt).map((j) => j.id!);
   }
 
   async ping(): Promise<boolean> {
@@ -84,12 +124,15 @@ export class TrainingQueue {
   }
 }
 
-export const CANCELLED_REASON = 'cancelled';
-
-function mapState(state: string, job: Job): JobState {
+function mapState(state: string, job: Job<TrainingJobData>): JobState {
   switch (state) {
     case 'active':
       return 'running';
+    case 'waiting':
+    case 'prioritized':
+    case 'delayed':
+    case 'waiting-children':
+      return job.data.cancelRequestedAt ? 'cancelled' : 'queued';
     case 'completed':
       return 'succeeded';
     case 'failed':
@@ -114,11 +157,20 @@ function toView(job: Job<TrainingJobData, TrainingJobResult>, state: JobState): 
     },
     history: progress?.history ?? [],
     modelId: state === 'succeeded' ? job.data.modelId : null,
-    error: state === 'failed' || state === 'cancelled' ? (job.failedReason ?? null) : null,
+    error: state === 'failed' ? (job.failedReason ?? null) : state === 'cancelled' ? CANCELLED_REASON : null,
     attempts: job.attemptsMade,
     createdAt: new Date(job.timestamp).toISOString(),
     startedAt: job.processedOn ? new Date(job.processedOn).toISOString() : null,
     finishedAt: job.finishedOn ? new Date(job.finishedOn).toISOString() : null,
     result: job.returnvalue ?? null,
   };
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** JSON with object keys sorted, so the same body hashes the same whatever its key order. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v) => (v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v));
 }

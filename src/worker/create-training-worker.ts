@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'bullmq';
+import { Job, Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import { createRedisConnection } from '../queue/connection.js';
-import { TRAINING_QUEUE, type TrainingJobData, type TrainingJobResult } from '../queue/job-types.js';
+import { cancelChannel, CANCELLED_REASON, TRAINING_QUEUE, type TrainingJobData, type TrainingJobResult } from '../queue/job-types.js';
 
 /** The processor file beside this one: .ts when run from source (tsx), .js when built. */
 function processorPath(): string {
@@ -19,24 +19,62 @@ export interface TrainingWorkerOptions {
   prefix: string;
   concurrency: number;
   logger: Logger;
+  /** How long a job's lock lasts without renewal: a worker that died loses its job after this. */
+  lockMs: number;
+  /** How often this worker looks for jobs whose worker died (stalled jobs). */
+  stalledIntervalMs: number;
 }
 
-/** A BullMQ worker that runs each training job in a sandboxed child process. */
-export function createTrainingWorker(opts: TrainingWorkerOptions): Worker<TrainingJobData, TrainingJobResult> {
+export interface TrainingWorker {
+  worker: Worker<TrainingJobData, TrainingJobResult>;
+  /**
+   * Graceful stop: running jobs checkpoint and go back to the queue (another worker resumes them),
+   * then the worker closes; after `graceMs` it closes regardless (the jobs then stall and are
+   * recovered from their last checkpoint).
+   */
+  shutdown: (graceMs: number) => Promise<void>;
+}
+
+/** A BullMQ worker that runs each training job in a sandboxed child process and obeys cancel requests. */
+export function createTrainingWorker(opts: TrainingWorkerOptions): TrainingWorker {
   const connection = createRedisConnection(opts.redisUrl, 'worker');
+  const subscriber = createRedisConnection(opts.redisUrl, 'worker');
   const worker = new Worker<TrainingJobData, TrainingJobResult>(TRAINING_QUEUE, processorPath(), {
     connection,
     prefix: opts.prefix,
     concurrency: opts.concurrency,
-    lockDuration: 60_000,
-    stalledInterval: 30_000,
-    maxStalledCount: 2,
+    lockDuration: opts.lockMs,
+    stalledInterval: opts.stalledIntervalMs,
+    maxStalledCount: 3,
   });
   const log = opts.logger;
-  worker.on('active', (job) => log.info({ jobId: job.id }, 'job started'));
+  const cancel = (jobId: string) => {
+    if (worker.cancelJob(jobId, CANCELLED_REASON)) log.info({ jobId }, 'cancelling running job');
+  };
+  void subscriber.subscribe(cancelChannel(opts.prefix));
+  subscriber.on('message', (_channel, jobId: string) => cancel(jobId));
+  worker.on('active', (job) => {
+    log.info({ jobId: job.id }, 'job started');
+    // A cancel published while this worker was fetching the job would be missed: look once more.
+    setTimeout(async () => {
+      const fresh = await Job.fromId<TrainingJobData>(worker as never, job.id!).catch(() => undefined);
+      if (fresh?.data.cancelRequestedAt) cancel(job.id!);
+    }, 500).unref();
+  });
   worker.on('completed', (job) => log.info({ jobId: job.id, modelId: job.returnvalue?.modelId }, 'job succeeded'));
   worker.on('failed', (job, err) => log.warn({ jobId: job?.id, err: err.message, attemptsMade: job?.attemptsMade }, 'job failed'));
   worker.on('error', (err) => log.error({ err: err.message }, 'worker error'));
-  worker.on('closed', () => connection.disconnect());
-  return worker;
+  worker.on('closed', () => {
+    connection.disconnect();
+    subscriber.disconnect();
+  });
+  return {
+    worker,
+    shutdown: async (graceMs) => {
+      worker.cancelAllJobs('shutdown');
+      const timer = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
+      await Promise.race([worker.close(), timer]);
+      subscriber.disconnect();
+    },
+  };
 }

@@ -3,20 +3,25 @@
  * the CPU flat out (or crash) without stalling the worker's lock renewals.
  */
 import { join } from 'node:path';
-import { UnrecoverableError, type SandboxedJob } from 'bullmq';
+import { DelayedError, UnrecoverableError, type SandboxedJob } from 'bullmq';
 import { pino } from 'pino';
 import { loadConfig } from '../config.js';
 import { loggerOptions } from '../logger.js';
 import { selectBackend } from '../mtl/backend.js';
-import { disposeModel, trainOnRows } from '../mtl/pipeline.js';
+import { disposeModel, trainOnRows, type TrainedModel } from '../mtl/pipeline.js';
 import { exportArtifacts } from '../mtl/serialization.js';
 import { SpecError } from '../mtl/spec-error.js';
+import { TrainingStopped, type EpochReport, type TrainerCheckpoint } from '../mtl/trainer.js';
+import { CheckpointStore } from '../store/checkpoint-store.js';
 import { DatasetStore } from '../store/dataset-store.js';
 import { ModelStore } from '../store/model-store.js';
 import { NotFoundError } from '../store/store-errors.js';
 import { modelMetadataOf } from '../store/model-metadata.js';
-import type { TrainingJobData, TrainingJobProgress, TrainingJobResult } from '../queue/job-types.js';
-import type { EpochReport } from '../mtl/trainer.js';
+import { CANCELLED_REASON, type TrainingJobData, type TrainingJobProgress, type TrainingJobResult } from '../queue/job-types.js';
+
+// When the worker process dies (kill -9, out of memory) the IPC channel closes: stop too, so the
+// job's next worker is the only one training it.
+process.on('disconnect', () => process.exit(1));
 
 const config = loadConfig();
 const logger = pino(loggerOptions(config.LOG_LEVEL, 'trainer'));
@@ -26,12 +31,30 @@ const backend = selectBackend(config.TF_BACKEND).then((b) => {
 });
 const datasets = new DatasetStore(join(config.DATA_DIR, 'datasets'));
 const models = new ModelStore(join(config.DATA_DIR, 'models'));
+const checkpoints = new CheckpointStore(join(config.DATA_DIR, 'checkpoints'));
 
-export default async function trainingProcessor(job: SandboxedJob<TrainingJobData, TrainingJobResult>): Promise<TrainingJobResult> {
+interface SavedCheckpoint {
+  jobId: string;
+  trainer: TrainerCheckpoint;
+}
+
+export default async function trainingProcessor(job: SandboxedJob<TrainingJobData, TrainingJobResult>, token?: string, signal?: AbortSignal): Promise<TrainingJobResult> {
   const { spec, modelId } = job.data;
-  const log = logger.child({ jobId: job.id, modelId });
-  const { name: backendName } = await backend;
-  log.info({ datasetId: spec.datasetId, tasks: spec.tasks.map((t) => `${t.name}:${t.type}`), backend: backendName, attempt: job.attemptsMade + 1 }, 'training job started');
+  const jobId = String(job.id);
+  const pinoLog = logger.child({ jobId, modelId });
+  /** Logs to the worker's output and to the job's log (GET /v1/jobs/:id/logs). */
+  const log = (message: string, details: Record<string, unknown> = {}) => {
+    pinoLog.info(details, message);
+    const extra = Object.keys(details).length > 0 ? ` ${JSON.stringify(details)}` : '';
+    void Promise.resolve(job.log(`${new Date().toISOString()} ${message}${extra}`)).catch(() => undefined);
+  };
+
+  if (job.data.cancelRequestedAt) {
+    log('cancelled before it started');
+    throw new UnrecoverableError(CANCELLED_REASON);
+  }
+  const { name: backendName, detail } = await backend;
+  log('training job started', { backend: backendName, package: detail, attempt: job.attemptsMade + 1, tasks: spec.tasks.map((t) => `${t.name}:${t.type}`), architecture: spec.architecture.type, lossWeighting: spec.lossWeighting.strategy });
 
   let rows;
   try {
@@ -40,38 +63,80 @@ export default async function trainingProcessor(job: SandboxedJob<TrainingJobDat
     if (err instanceof NotFoundError) throw new UnrecoverableError(`dataset '${spec.datasetId}' no longer exists`);
     throw err;
   }
-  log.info({ rows: rows.length }, 'dataset loaded');
+  log('dataset loaded', { rows: rows.length, datasetId: spec.datasetId });
 
-  const history: EpochReport[] = [];
-  let trained;
+  const saved = await checkpoints.load<SavedCheckpoint>(jobId).catch((err) => {
+    log('checkpoint unreadable: starting from epoch 0', { error: (err as Error).message });
+    return null;
+  });
+  const resume = saved?.jobId === jobId ? saved.trainer : undefined;
+  if (resume) log(`resuming from the checkpoint of epoch ${resume.epoch}`, { epoch: resume.epoch });
+
+  // Stop on cancel (BullMQ aborts `signal`), on worker shutdown, or at training.maxMinutes.
+  const stop = new AbortController();
+  signal?.addEventListener('abort', () => stop.abort(signal.reason), { once: true });
+  if (signal?.aborted) stop.abort(signal.reason);
+  const limitMs = spec.training.maxMinutes !== undefined ? spec.training.maxMinutes * 60_000 : undefined;
+  const timer = limitMs !== undefined ? setTimeout(() => stop.abort('timeout'), Math.max(0, limitMs - priorMs(resume))) : undefined;
+
+  const history: EpochReport[] = resume ? [...resume.history] : [];
+  let trained: TrainedModel;
   try {
     trained = await trainOnRows(spec, rows, {
-      onLog: (message, details) => log.info(details ?? {}, message),
+      resume,
+      signal: stop.signal,
+      checkpointEvery: config.CHECKPOINT_EVERY,
+      onLog: (message, details) => log(message, details as Record<string, unknown>),
+      onCheckpoint: (trainer) => checkpoints.save(jobId, { jobId, trainer } satisfies SavedCheckpoint),
       onEpoch: async (report) => {
         history.push(report);
-        log.info({ epoch: report.epoch, loss: report.loss, valLoss: report.valLoss, samplesPerSec: Math.round(report.samplesPerSec) }, 'epoch done');
-        const progress: TrainingJobProgress = {
-          epoch: report.epoch,
-          epochs: report.epochs,
-          percent: Math.round((report.epoch / report.epochs) * 1000) / 10,
-          history,
-        };
+        log(`epoch ${report.epoch}/${report.epochs}`, { loss: round(report.loss), valLoss: report.valLoss === null ? null : round(report.valLoss), samplesPerSec: Math.round(report.samplesPerSec), weights: report.weights });
+        const progress: TrainingJobProgress = { epoch: report.epoch, epochs: report.epochs, percent: Math.round((report.epoch / report.epochs) * 1000) / 10, history };
         await job.updateProgress(progress as unknown as object);
       },
     });
   } catch (err) {
+    if (err instanceof TrainingStopped) return handleStop(err.reason);
     // Data the spec cannot be trained on will fail the same way on every retry.
     if (err instanceof SpecError) throw new UnrecoverableError((err as Error).message);
     throw err;
+  } finally {
+    clearTimeout(timer);
   }
 
   try {
     const { result } = trained;
-    const metadata = modelMetadataOf({ id: modelId, jobId: String(job.id), spec, trained, backend: backendName });
+    const metadata = modelMetadataOf({ id: modelId, jobId, spec, trained, backend: backendName });
     await models.save(metadata, await exportArtifacts(trained.model.serving));
-    log.info({ bestEpoch: result.bestEpoch, epochsRun: result.epochsRun, metrics: metadata.metrics, affinity: result.affinity?.matrix, deltaM: trained.baselines?.deltaM }, 'model saved');
+    await checkpoints.delete(jobId);
+    log('model saved', { bestEpoch: result.bestEpoch, epochsRun: result.epochsRun, stoppedEarly: result.stoppedEarly, metrics: metadata.metrics, deltaM: trained.baselines?.deltaM ?? null });
     return { modelId, bestEpoch: result.bestEpoch, epochsRun: result.epochsRun, stoppedEarly: result.stoppedEarly, samplesPerSec: metadata.samplesPerSec, backend: backendName };
   } finally {
     disposeModel(trained.model);
   }
+
+  async function handleStop(reason: unknown): Promise<never> {
+    if (reason === 'shutdown') {
+      // Hand the job back: it waits a moment, then any worker resumes it from the last checkpoint.
+      log('worker shutting down: job handed back to the queue; it resumes from its last checkpoint');
+      await job.moveToDelayed(Date.now() + 1000, token);
+      throw new DelayedError();
+    }
+    await checkpoints.delete(jobId);
+    if (reason === 'timeout') {
+      log(`stopped: over training.maxMinutes (${spec.training.maxMinutes})`);
+      throw new UnrecoverableError(`training exceeded training.maxMinutes (${spec.training.maxMinutes} min)`);
+    }
+    log('cancelled');
+    throw new UnrecoverableError(CANCELLED_REASON);
+  }
+}
+
+/** Training time already spent before a resume (counts against maxMinutes). */
+function priorMs(resume: TrainerCheckpoint | undefined): number {
+  return resume?.trainingTimeMs ?? 0;
+}
+
+function round(v: number): number {
+  return Math.round(v * 1e4) / 1e4;
 }

@@ -91,4 +91,39 @@ describe('jobs API', () => {
     assert.equal(res.statusCode, 409);
     assert.equal((await t.app.inject({ url: `/v1/datasets/${datasetId}` })).statusCode, 200);
   });
+
+  it('Idempotency-Key: the same key and body give the same job; another body is a 422', async () => {
+    const body = { datasetId, tasks: [{ name: 'flag', type: 'binary' }] };
+    const key = { 'content-type': 'application/json', 'idempotency-key': `k-${Math.random()}` };
+    const a = await post(body, key);
+    const b = await post({ tasks: body.tasks, datasetId }, key); // same body, other key order
+    assert.equal(a.statusCode, 202);
+    assert.equal(b.statusCode, 202);
+    assert.equal(b.json().id, a.json().id);
+    assert.equal(b.json().modelId, a.json().modelId);
+    const c = await post({ ...body, name: 'other' }, key);
+    assert.equal(c.statusCode, 422);
+    assert.equal(c.json().errors[0].pointer, '/headers/idempotency-key');
+    const jobs = (await t.app.inject({ url: '/v1/jobs' })).json().jobs.filter((j: { id: string }) => j.id === a.json().id);
+    assert.equal(jobs.length, 1, 'one job for the key');
+  });
+
+  it('cancels a queued job (no worker needed); cancelling again is a 409; its dataset can then go', async () => {
+    const csv = 'x,flag\n1,yes\n2,no\n3,yes\n';
+    const ds = (await t.app.inject({ method: 'POST', url: '/v1/datasets', headers: { 'content-type': 'text/csv' }, payload: csv })).json().id;
+    const { id } = (await post({ datasetId: ds, tasks: [{ name: 'flag', type: 'binary' }] })).json();
+    const res = await t.app.inject({ method: 'POST', url: `/v1/jobs/${id}/cancel` });
+    assert.equal(res.statusCode, 202, res.body);
+    assert.equal(res.json().state, 'cancelled');
+    assert.equal((await t.app.inject({ url: `/v1/jobs/${id}` })).json().state, 'cancelled');
+    const again = await t.app.inject({ method: 'POST', url: `/v1/jobs/${id}/cancel` });
+    assert.equal(again.statusCode, 409);
+    assert.equal((await t.app.inject({ method: 'DELETE', url: `/v1/datasets/${ds}` })).statusCode, 204);
+    assert.equal((await t.app.inject({ method: 'POST', url: '/v1/jobs/00000000-0000-4000-8000-000000000000/cancel' })).statusCode, 404);
+  });
+
+  it('logs and events of an unknown job are 404', async () => {
+    assert.equal((await t.app.inject({ url: '/v1/jobs/00000000-0000-4000-8000-000000000000/logs' })).statusCode, 404);
+    assert.equal((await t.app.inject({ url: '/v1/jobs/00000000-0000-4000-8000-000000000000/events' })).statusCode, 404);
+  });
 });

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { buildModel } from '../../src/mtl/model-builder.js';
 import { maskedLossParts, maskedMean } from '../../src/mtl/losses.js';
 import { disposeModel, trainOnRows } from '../../src/mtl/pipeline.js';
+import { TrainingStopped, type TrainerCheckpoint } from '../../src/mtl/trainer.js';
 import { predictInstances } from '../../src/mtl/predictor.js';
 import { exportArtifacts, importArtifacts } from '../../src/mtl/serialization.js';
 import { resolveSpec } from '../../src/mtl/spec-resolution.js';
@@ -128,5 +129,47 @@ describe('gradient of a masked loss on a tiny net (hand-computed)', () => {
     assert.ok(Math.abs(db - (-1.25 + 0.75)) < 1e-5, `db ${db}`);
     tf.dispose(Object.values(grads));
     model.serving.dispose();
+  });
+});
+
+describe('checkpoints, resume and stopping', () => {
+  before(useTestBackend);
+  const { rows, summary } = loadDigits();
+  const subset = rows.slice(0, 400);
+
+  for (const strategy of ['static', 'uncertainty', 'gradnorm'] as const) {
+    it(`a run resumed from a checkpoint repeats the uninterrupted run exactly (${strategy})`, async () => {
+      const spec = resolveSpec({ datasetId: 'digits', features, tasks: fourTasks, architecture: { sharedLayers: [16] }, lossWeighting: { strategy }, training: { epochs: 4, earlyStopping: false } }, summary);
+      const whole = await trainOnRows(spec, subset);
+      const checkpoints: TrainerCheckpoint[] = [];
+      const first = await trainOnRows({ ...spec, training: { ...spec.training, epochs: 4 } }, subset, {
+        onCheckpoint: async (c) => void checkpoints.push(structuredClone(c)),
+        checkpointEvery: 2,
+      });
+      disposeModel(first.model);
+      const atTwo = checkpoints.find((c) => c.epoch === 2)!;
+      const before = tf.memory().numTensors;
+      const resumed = await trainOnRows(spec, subset, { resume: atTwo });
+      assert.deepEqual(resumed.result.history.map((h) => h.epoch), [1, 2, 3, 4]);
+      assert.deepEqual(resumed.result.history.map((h) => h.loss), whole.result.history.map((h) => h.loss));
+      assert.deepEqual(resumed.result.history.map((h) => h.weights), whole.result.history.map((h) => h.weights));
+      assert.deepEqual(resumed.result.validationMetrics, whole.result.validationMetrics);
+      disposeModel(resumed.model);
+      disposeModel(whole.model);
+      assert.ok(tf.memory().numTensors <= before, 'resuming leaks no tensors');
+    });
+  }
+
+  it('an aborted signal stops training within a step, frees its tensors and says why', async () => {
+    const spec = resolveSpec({ datasetId: 'digits', features, tasks: fourTasks, architecture: { sharedLayers: [16] }, training: { epochs: 50 } }, summary);
+    const before = tf.memory().numTensors;
+    const controller = new AbortController();
+    const epochs: number[] = [];
+    await assert.rejects(
+      trainOnRows(spec, subset, { signal: controller.signal, onEpoch: (r) => { epochs.push(r.epoch); if (r.epoch === 2) controller.abort('cancelled'); } }),
+      (err: unknown) => err instanceof TrainingStopped && err.reason === 'cancelled',
+    );
+    assert.deepEqual(epochs, [1, 2]);
+    assert.equal(tf.memory().numTensors, before);
   });
 });

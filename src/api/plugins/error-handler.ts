@@ -4,6 +4,7 @@ import { HttpProblem, problemBody, type ProblemBody } from '../problem.js';
 import { SpecError, type FieldError } from '../../mtl/spec-error.js';
 import { DatasetFormatError, NotFoundError, PayloadTooLargeError } from '../../store/store-errors.js';
 import { FeatureValueError } from '../../mtl/preprocessing.js';
+import { IdempotencyKeyReusedError, JobStateConflictError } from '../../queue/queue-errors.js';
 
 interface AjvError {
   instancePath: string;
@@ -43,6 +44,9 @@ function toProblem(error: FastifyError, bodyLimit: number | undefined): ProblemB
   }
   if (error instanceof SpecError) return problemBody(422, 'Spec cannot be trained', error.message, error.errors);
   if (error instanceof NotFoundError) return problemBody(404, 'Not Found', error.message);
+  if (error instanceof JobStateConflictError) return problemBody(409, 'Conflict', error.message);
+  if (error instanceof IdempotencyKeyReusedError)
+    return problemBody(422, 'Idempotency-Key reused', error.message, [{ pointer: '/headers/idempotency-key', detail: 'already used with a different body' }]);
   if (error instanceof DatasetFormatError) return problemBody(400, 'Malformed dataset', error.message, [{ pointer: '/body', detail: error.message }]);
   if (error instanceof PayloadTooLargeError) return problemBody(413, 'Payload Too Large', error.message);
   if (error instanceof FeatureValueError)

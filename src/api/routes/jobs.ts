@@ -5,6 +5,8 @@ import { SpecError } from '../../mtl/spec-error.js';
 import { NotFoundError } from '../../store/store-errors.js';
 import { JobAcceptedSchema, JobListSchema, JobSchema } from '../schemas/job.js';
 import { IdParamsSchema, problems } from '../schemas/problem.js';
+import { Type } from '@sinclair/typebox';
+import { streamJobEvents } from '../job-event-stream.js';
 
 const EXAMPLE_SPEC = {
   name: 'digits-mtl',
@@ -29,6 +31,9 @@ const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
         description:
           'Checks the spec against the dataset (columns, task types, label counts) before queueing: a spec that cannot work is a 422 naming the field. ' +
           '`features` may be omitted: every column no task uses becomes an input.',
+        headers: Type.Object({
+          'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: 'Retry-safe submission: the same key and body return the same job; the same key with another body is a 422.' })),
+        }),
         body: { ...TrainingSpecSchema, examples: [EXAMPLE_SPEC] },
         response: { 202: JobAcceptedSchema, ...problems(400, 422, 503) },
       },
@@ -43,8 +48,9 @@ const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
         throw err;
       }
       const resolved = resolveSpec(spec, dataset);
-      const job = await app.services.trainingQueue.enqueue(resolved);
-      request.log.info({ jobId: job.id, datasetId: spec.datasetId, tasks: resolved.tasks.length }, 'training job queued');
+      const key = request.headers['idempotency-key'];
+      const job = await app.services.trainingQueue.enqueue(resolved, key ? { key, body: spec } : undefined);
+      request.log.info({ jobId: job.id, datasetId: spec.datasetId, tasks: resolved.tasks.length, replayed: job.replayed }, 'training job queued');
       return reply.code(202).header('location', `/v1/jobs/${job.id}`).send({ id: job.id, state: 'queued' as const, modelId: job.modelId });
     },
   );
@@ -64,6 +70,55 @@ const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => app.services.trainingQueue.get(request.params.id),
+  );
+
+  app.post(
+    '/v1/jobs/:id/cancel',
+    {
+      schema: {
+        tags: ['jobs'],
+        summary: 'Cancel a queued or running job',
+        description: 'A queued job never starts; a running one stops within one training step on whichever worker runs it, frees its memory and ends `cancelled`. A finished job is a 409.',
+        params: IdParamsSchema,
+        response: { 202: JobSchema, ...problems(404, 409, 503) },
+      },
+    },
+    async (request, reply) => reply.code(202).send(await app.services.trainingQueue.cancel(request.params.id)),
+  );
+
+  app.get(
+    '/v1/jobs/:id/logs',
+    {
+      schema: {
+        tags: ['jobs'],
+        summary: "The worker's log lines for a job",
+        description: 'Data loading, preprocessing summary, backend, every epoch, warnings such as a task with very few labels, resumes and stops.',
+        params: IdParamsSchema,
+        response: { 200: Type.Object({ logs: Type.Array(Type.String()), count: Type.Integer() }), ...problems(404, 503) },
+      },
+    },
+    async (request) => app.services.trainingQueue.logs(request.params.id),
+  );
+
+  app.get(
+    '/v1/jobs/:id/events',
+    {
+      schema: {
+        tags: ['jobs'],
+        summary: 'Live progress as Server-Sent Events',
+        description:
+          'text/event-stream: `state` events (state, progress, modelId, error), one `epoch` event per finished epoch (id = epoch; per-task losses/metrics and loss weights), then `end` when the job ends. ' +
+          'Reconnect with the Last-Event-ID header (or ?lastEventId=) to get only later epochs.',
+        params: IdParamsSchema,
+        querystring: Type.Object({ lastEventId: Type.Optional(Type.String({ pattern: '^[0-9]{1,9}$' })) }),
+        headers: Type.Object({ 'last-event-id': Type.Optional(Type.String({ pattern: '^[0-9]{0,9}$' })) }),
+        response: { 200: Type.String({ description: 'text/event-stream' }), ...problems(404, 503) },
+      },
+    },
+    async (request, reply) => {
+      const last = Number(request.headers['last-event-id'] || request.query.lastEventId || 0);
+      await streamJobEvents(app.services, request, reply, request.params.id, last);
+    },
   );
 };
 

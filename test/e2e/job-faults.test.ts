@@ -1,0 +1,181 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { loadConfig } from '../../src/config.js';
+import { startApi } from '../../src/api/start-api.js';
+import type { App } from '../../src/api/app.js';
+import { startRedisServer, type RedisEndpoint } from '../../src/queue/local-redis.js';
+import { uniquePrefix } from '../helpers/redis.js';
+import { startWorkerProcess, type WorkerProcess } from '../helpers/worker-process.js';
+import { DIGITS_CSV, PIXELS } from '../helpers/digits.js';
+
+/**
+ * Jobs that survive: real worker processes killed, stopped and cancelled mid-training, Redis
+ * restarted under a queued job, live progress over SSE. Each case is bounded in time.
+ */
+let redis: RedisEndpoint;
+let redisPort: number;
+const redisDir = mkdtempSync(join(tmpdir(), 'mtl-faults-redis-'));
+const dataDir = mkdtempSync(join(tmpdir(), 'mtl-faults-'));
+let app: App;
+let base: string;
+let datasetId: string;
+const workers: WorkerProcess[] = [];
+const env: Record<string, string> = {};
+
+const api = async (method: string, path: string, body?: unknown) => {
+  const res = await fetch(base + path, { method, headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined, signal: AbortSignal.timeout(10_000) });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null };
+};
+const spec = (epochs: number, extra: Record<string, unknown> = {}) => ({
+  datasetId,
+  features: PIXELS.map((name) => ({ name })),
+  tasks: [{ name: 'digit', type: 'classification' }, { name: 'parity', type: 'binary' }],
+  architecture: { sharedLayers: [64] },
+  training: { epochs, earlyStopping: false, ...extra },
+});
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 90_000): Promise<T> {
+  const started = Date.now();
+  while (Date.now() - started < timeoutMs) {
+    const v = await fn().catch(() => undefined);
+    if (v) return v;
+    await sleep(150);
+  }
+  throw new Error(`timed out waiting for ${what}; worker output:\n${workers.map((w) => w.output().slice(-1500)).join('\n---\n')}`);
+}
+const job = (id: string) => api('GET', `/v1/jobs/${id}`).then((r) => r.body);
+const finished = (id: string) => waitFor(`job ${id} to finish`, async () => { const j = await job(id); return ['succeeded', 'failed', 'cancelled'].includes(j.state) && j; });
+const atEpoch = (id: string, n: number) => waitFor(`job ${id} epoch ${n}`, async () => { const j = await job(id); return j.state === 'running' && j.progress.epoch >= n && j; });
+const worker = () => {
+  const w = startWorkerProcess({ ...env, LOG_LEVEL: 'info' });
+  workers.push(w);
+  return w;
+};
+const assertCompleteHistory = (j: { history: { epoch: number }[] }, epochs: number) =>
+  assert.deepEqual(j.history.map((h) => h.epoch), Array.from({ length: epochs }, (_, i) => i + 1), 'every epoch exactly once, in order');
+
+before(async () => {
+  redis = await startRedisServer({ dir: redisDir, persist: true });
+  redisPort = Number(new URL(redis.url).port);
+  Object.assign(env, { REDIS_URL: redis.url, QUEUE_PREFIX: uniquePrefix('faults'), DATA_DIR: dataDir, PORT: '0', WORKER_LOCK_MS: '2000', WORKER_STALLED_INTERVAL_MS: '1000', WORKER_SHUTDOWN_GRACE_MS: '10000' });
+  app = await startApi(loadConfig({ ...env, LOG_LEVEL: 'silent' }), redis.url, pino({ level: 'silent' }));
+  base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+  const csv = readFileSync(DIGITS_CSV, 'utf8');
+  const res = await fetch(`${base}/v1/datasets?name=digits`, { method: 'POST', headers: { 'content-type': 'text/csv' }, body: csv });
+  datasetId = (await res.json()).id;
+});
+
+after(async () => {
+  for (const w of workers) await w.stop();
+  await app.close();
+  await redis.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+  rmSync(redisDir, { recursive: true, force: true });
+});
+
+describe('jobs that survive faults (real worker processes)', () => {
+  it('streams every epoch in order over SSE, then resumes after Last-Event-ID', async () => {
+    const w = worker();
+    const { id } = (await api('POST', '/v1/jobs', spec(5))).body;
+    const res = await fetch(`${base}/v1/jobs/${id}/events`, { signal: AbortSignal.timeout(120_000) });
+    assert.equal(res.headers.get('content-type'), 'text/event-stream; charset=utf-8');
+    const text = await res.text(); // the server ends the stream when the job ends
+    const events = text.split('\n\n').filter((b) => b.includes('event:')).map((b) => ({
+      id: /^id: (\d+)$/m.exec(b)?.[1],
+      event: /^event: (\w+)$/m.exec(b)![1],
+      data: JSON.parse(/^data: (.*)$/m.exec(b)![1]),
+    }));
+    const epochs = events.filter((e) => e.event === 'epoch');
+    assert.deepEqual(epochs.map((e) => e.data.epoch), [1, 2, 3, 4, 5]);
+    assert.deepEqual(epochs.map((e) => e.id), ['1', '2', '3', '4', '5']);
+    assert.equal(typeof epochs[0].data.tasks.digit.valMetric, 'number');
+    assert.deepEqual(Object.keys(epochs[0].data.weights), ['digit', 'parity']);
+    const states = events.filter((e) => e.event === 'state').map((e) => e.data.state);
+    assert.equal(states.at(-1), 'succeeded');
+    assert.equal(events.at(-1)!.event, 'end');
+    const again = await (await fetch(`${base}/v1/jobs/${id}/events`, { headers: { 'last-event-id': '3' } })).text();
+    assert.deepEqual([...again.matchAll(/^id: (\d+)$/gm)].map((m) => m[1]), ['4', '5']);
+    const logs = (await api('GET', `/v1/jobs/${id}/logs`)).body.logs.join('\n');
+    assert.match(logs, /dataset loaded/);
+    assert.match(logs, /TensorFlow|backend/);
+    assert.match(logs, /epoch 5\/5/);
+    await w.stop();
+  });
+
+  it('kill -9 mid-training: a second worker resumes from the checkpoint; history complete', async () => {
+    const a = worker();
+    const { id } = (await api('POST', '/v1/jobs', spec(14))).body;
+    await atEpoch(id, 4);
+    a.child.kill('SIGKILL');
+    await sleep(300);
+    worker();
+    const done = await finished(id);
+    assert.equal(done.state, 'succeeded', done.error);
+    assertCompleteHistory(done, 14);
+    const logs = (await api('GET', `/v1/jobs/${id}/logs`)).body.logs.join('\n');
+    const resumedAt = Number(/resuming from the checkpoint of epoch (\d+)/.exec(logs)?.[1]);
+    assert.ok(resumedAt >= 4, `resumed from epoch ${resumedAt}, not from 0:\n${logs}`);
+    await Promise.all(workers.map((w) => w.stop()));
+  });
+
+  it('SIGTERM mid-training: the worker hands the job back and exits; another finishes it', async () => {
+    const a = worker();
+    const { id } = (await api('POST', '/v1/jobs', spec(12))).body;
+    await atEpoch(id, 3);
+    const stoppedAt = Date.now();
+    a.child.kill('SIGTERM');
+    await new Promise((r) => a.child.once('exit', r));
+    assert.ok(Date.now() - stoppedAt < 10_000, 'the worker exits within its grace period');
+    assert.equal((await job(id)).state, 'queued', 'the job went back to the queue');
+    worker();
+    const done = await finished(id);
+    assert.equal(done.state, 'succeeded', done.error);
+    assertCompleteHistory(done, 12);
+    assert.match((await api('GET', `/v1/jobs/${id}/logs`)).body.logs.join('\n'), /handed back[\s\S]*resuming from the checkpoint/);
+    await Promise.all(workers.map((w) => w.stop()));
+  });
+
+  it('cancels a running job on a worker in another process; the worker goes on with the next job', async () => {
+    worker();
+    const { id } = (await api('POST', '/v1/jobs', spec(200))).body;
+    await atEpoch(id, 1);
+    const cancelled = await api('POST', `/v1/jobs/${id}/cancel`);
+    assert.equal(cancelled.status, 202);
+    const done = await finished(id);
+    assert.equal(done.state, 'cancelled');
+    assert.ok(done.progress.epoch < 200);
+    assert.equal((await api('POST', `/v1/jobs/${id}/cancel`)).status, 409);
+    const next = (await api('POST', '/v1/jobs', spec(2))).body;
+    assert.equal((await finished(next.id)).state, 'succeeded');
+  });
+
+  it('a job over training.maxMinutes fails with that reason', async () => {
+    const { id } = (await api('POST', '/v1/jobs', spec(500, { maxMinutes: 0.02 }))).body;
+    const done = await finished(id);
+    assert.equal(done.state, 'failed');
+    assert.match(done.error, /maxMinutes/);
+    await Promise.all(workers.map((w) => w.stop()));
+  });
+
+  it('a queued job survives a Redis restart; the API answers 503 meanwhile and recovers by itself', async () => {
+    const { id } = (await api('POST', '/v1/jobs', spec(3))).body; // no worker is running
+    await redis.stop(); // SIGTERM: Redis writes its append-only file and exits
+    const down = await api('GET', `/v1/jobs/${id}`);
+    assert.equal(down.status, 503);
+    assert.equal(down.body.status, 503);
+    assert.equal((await api('GET', '/health/ready')).status, 503);
+    redis = await startRedisServer({ dir: redisDir, persist: true, port: redisPort });
+    const back = await waitFor('the API to reach Redis again', async () => { const r = await api('GET', `/v1/jobs/${id}`); return r.status === 200 && r.body; }, 30_000);
+    assert.equal(back.state, 'queued');
+    worker();
+    const done = await finished(id);
+    assert.equal(done.state, 'succeeded', done.error);
+    assertCompleteHistory(done, 3);
+  });
+});
