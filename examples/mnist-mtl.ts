@@ -72,7 +72,7 @@ interface RunReport {
   samplesPerSec: number;
   seconds: number;
   deltaM?: number | null;
-  baselines?: Record<string, number | null>;
+  baselines?: Record<string, { metricName: string; mtl: number | null; stl: number | null; gain: number | null }>;
   affinity?: { tasks: string[]; matrix: number[][]; groups: string[][] };
   finalWeights?: Record<string, number>;
 }
@@ -94,7 +94,7 @@ async function run(name: string, spec: TrainingSpec): Promise<RunReport> {
   if (trained.result.affinity) report.affinity = { tasks: trained.result.affinity.tasks, matrix: trained.result.affinity.matrix.map((r) => r.map((v) => +v.toFixed(3))), groups: trained.result.affinity.groups };
   if (trained.baselines) {
     report.deltaM = trained.baselines.deltaM;
-    report.baselines = Object.fromEntries(Object.entries(trained.baselines.tasks).map(([t, b]) => [t, b.stl]));
+    report.baselines = trained.baselines.tasks;
   }
   disposeModel(trained.model);
   if (!opts.json) console.log(`${name.padEnd(28)} ${tasks.map((t) => `${t.name} ${fmt(report.accuracy[t.name])}`).join('  ')}  best epoch ${report.bestEpoch}  ${report.samplesPerSec} samples/s  ${report.seconds.toFixed(1)} s`);
@@ -113,7 +113,11 @@ for (const strategy of LOSS_WEIGHTING_STRATEGIES.filter((s) => s !== 'static'))
 const first = reports[0];
 if (opts.json) console.log(JSON.stringify({ rows: rows.length, epochs, backend: backend.name, reports }));
 else {
-  console.log(`\nsingle-task baselines (same trunk, split and budget): ${tasks.map((t) => `${t.name} ${fmt(first.baselines?.[t.name])}`).join('  ')}`);
+  console.log(`\nmulti-task vs single-task models (same trunk, split and epoch budget), each task's headline metric:`);
+  for (const t of tasks) {
+    const b = first.baselines?.[t.name];
+    if (b) console.log(`  ${t.name.padEnd(7)} ${b.metricName.padEnd(8)} MTL ${fmt(b.mtl)}  STL ${fmt(b.stl)}  gain ${b.gain === null ? '–' : (b.gain * 100).toFixed(2) + '%'}`);
+  }
   console.log(`MTL gain Δm (hard-sharing + static vs single-task): ${first.deltaM === null || first.deltaM === undefined ? '–' : (first.deltaM * 100).toFixed(2) + '%'}`);
   if (first.affinity) {
     console.log(`task affinity (mean gradient cosine on the shared trunk):`);

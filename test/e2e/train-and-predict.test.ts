@@ -130,6 +130,10 @@ describe('end to end: upload → queued training in a worker process → model s
     assert.ok(['wasm', 'cpu', 'tensorflow'].includes(model.backend));
     assert.ok(model.samplesPerSec > 0);
     assert.ok(model.metrics.digit.accuracy > 0.85);
+    assert.equal(model.bestEpoch >= 1, true);
+    assert.deepEqual(model.affinity.tasks, ['digit', 'parity', 'tags', 'value']);
+    assert.equal(model.affinity.matrix.length, 4);
+    assert.ok(model.affinity.groups.flat().length === 4, 'every task is in a suggested group');
 
     const instances = heldOut.map((r) => Object.fromEntries(PIXELS.map((p) => [p, Number(r[p])])));
     const res = await api('POST', `/v1/models/${job.modelId}/predict`, { instances });
