@@ -1,0 +1,338 @@
+/**
+ * `npm run bench:predict [-- --json] [--duration 5] [--repeats 3]`: the predict load benchmark.
+ *
+ * Trains a reference model with the engine on the bundled digits (the README's quick-start spec),
+ * saves it with the model store, starts the service twice as child processes on loopback ports
+ * (micro-batching on, and off: PREDICT_MAX_DELAY_MS=0), and drives `POST /v1/models/:id/predict`
+ * with autocannon (in this process, so client and server share the machine's cores) at 1, 16 and
+ * 64 connections with 1- and 32-row requests. Beside each cell, in the same round, it measures
+ * the HTTP ceiling (a route of the same shape doing no model work, present only in the benchmark's
+ * server) and, per round, the in-process `model.predict` rows/s on the same model. Each cell is run
+ * `--repeats` times, interleaved, and medians are reported; the event loop's longest pause comes
+ * from perf_hooks in the server. Prints a table (stderr with --json) and, with --json, one JSON
+ * line on stdout.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createReadStream, mkdtempSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { isDeepStrictEqual, parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { loadConfig } from '../src/config.js';
+import { selectBackend } from '../src/mtl/backend.js';
+import { disposeModel, trainOnRows } from '../src/mtl/pipeline.js';
+import { decodePredictions, encodeInstances, forwardPass, predictInstances } from '../src/mtl/predictor.js';
+import { exportArtifacts, importArtifacts } from '../src/mtl/serialization.js';
+import { resolveSpec } from '../src/mtl/spec-resolution.js';
+import type { Row } from '../src/mtl/values.js';
+import { resolveRedis } from '../src/queue/local-redis.js';
+import { DatasetStore } from '../src/store/dataset-store.js';
+import { newId } from '../src/store/ids.js';
+import { modelMetadataOf } from '../src/store/model-metadata.js';
+import { ModelStore } from '../src/store/model-store.js';
+
+const { values: opts } = parseArgs({
+  options: {
+    json: { type: 'boolean', default: false },
+    duration: { type: 'string', default: '5' },
+    repeats: { type: 'string', default: '3' },
+    connections: { type: 'string', default: '1,16,64' },
+    rows: { type: 'string', default: '1,32' },
+    epochs: { type: 'string', default: '10' },
+  },
+});
+const DURATION = Number(opts.duration);
+const REPEATS = Number(opts.repeats);
+const CONNECTIONS = opts.connections!.split(',').map(Number);
+const ROWS = opts.rows!.split(',').map(Number);
+const log = (msg: string) => process.stderr.write(`# ${msg}\n`);
+const out = opts.json ? log : (line: string) => process.stdout.write(`${line}\n`);
+
+const config = loadConfig();
+const DIGITS_CSV = fileURLToPath(new URL('../examples/digits.csv', import.meta.url));
+const SERVER = fileURLToPath(new URL('./predict-server.ts', import.meta.url));
+const DELAY_ON = config.PREDICT_MAX_DELAY_MS > 0 ? config.PREDICT_MAX_DELAY_MS : 2;
+
+// ---------------------------------------------------------------- reference model
+const backend = await selectBackend(config.TF_BACKEND);
+const dir = mkdtempSync(join(tmpdir(), 'mtl-bench-predict-'));
+const redis = await resolveRedis({ redisUrl: config.REDIS_URL, dir: join(dir, 'redis'), persist: false });
+const children: ChildProcess[] = [];
+const cleanup = async () => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+  await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : undefined)));
+  await redis.stop();
+  rmSync(dir, { recursive: true, force: true });
+};
+process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
+
+const datasets = new DatasetStore(join(dir, 'datasets'));
+const models = new ModelStore(join(dir, 'models'));
+const dataset = await datasets.create('digits', 'csv', createReadStream(DIGITS_CSV), 1 << 30);
+const { rows } = await datasets.readRows(dataset.id);
+const PIXELS = Array.from({ length: 64 }, (_, i) => `p${i}`);
+const spec = resolveSpec(
+  {
+    name: 'digits-mtl',
+    datasetId: dataset.id,
+    features: PIXELS.map((name) => ({ name, type: 'numeric' as const })),
+    tasks: [
+      { name: 'digit', type: 'classification' },
+      { name: 'parity', type: 'binary' },
+      { name: 'tags', type: 'multilabel' },
+      { name: 'value', type: 'regression', weight: 0.5 },
+    ],
+    architecture: { type: 'hard-sharing', sharedLayers: [128, 64], headLayers: [32] },
+    training: { epochs: Number(opts.epochs), batchSize: 64, learningRate: 0.001, validationSplit: 0.2, seed: 42 },
+  },
+  dataset,
+);
+log(`training the reference model (README quick-start spec, ${opts.epochs} epochs) on ${backend.name}`);
+const trained = await trainOnRows(spec, rows);
+const saved = await models.save(modelMetadataOf({ id: newId(), jobId: 'bench', spec, trained, backend: backend.name }), await exportArtifacts(trained.model.serving));
+disposeModel(trained.model);
+const modelId = saved.id;
+const prep = saved.preprocessing;
+const instances: Row[] = rows.map((r) => Object.fromEntries(PIXELS.map((p) => [p, r[p]])));
+log(`model ${modelId}: digit accuracy ${(saved.metrics.digit as { accuracy?: number }).accuracy?.toFixed(3)}, ${prep.inputSize} inputs, ${saved.tasks.length} heads`);
+
+// ---------------------------------------------------------------- in-process limit
+const serving = await importArtifacts((await models.loadArtifacts(modelId)).artifacts);
+const IN_PROCESS_BATCHES = [...new Set([1, ...ROWS, config.PREDICT_MAX_BATCH])].sort((a, b) => a - b);
+
+/** rows/s of one forward pass (model.predict, every head read back) on `batch` encoded rows, for about `ms`. */
+function inProcessRate(batch: number, ms = 1000, full = false): number {
+  const some = instances.slice(0, batch);
+  const x = encodeInstances(prep, some);
+  for (let i = 0; i < 5; i++) forwardPass(serving, prep.inputSize, x, batch);
+  let done = 0;
+  const start = performance.now();
+  while (performance.now() - start < ms) {
+    if (full) decodePredictions(prep, forwardPass(serving, prep.inputSize, encodeInstances(prep, some), batch), batch);
+    else forwardPass(serving, prep.inputSize, x, batch);
+    done += batch;
+  }
+  return done / ((performance.now() - start) / 1000);
+}
+
+// ---------------------------------------------------------------- servers
+interface Server {
+  name: 'on' | 'off';
+  base: string;
+}
+
+async function startServer(name: Server['name'], delayMs: number): Promise<Server> {
+  const child = spawn(process.execPath, ['--import', 'tsx', SERVER], {
+    env: {
+      ...process.env,
+      REDIS_URL: redis.url,
+      DATA_DIR: dir,
+      QUEUE_PREFIX: `bench-predict-${process.pid}`,
+      HOST: '127.0.0.1',
+      PORT: '0',
+      LOG_LEVEL: 'warn',
+      TF_BACKEND: config.TF_BACKEND,
+      PREDICT_MAX_DELAY_MS: String(delayMs),
+      BENCH_MODEL_ID: modelId,
+      // The benchmark measures capacity: per-client rate limits and load shedding stay out of the way.
+      RATE_LIMIT_MAX: '1000000000',
+      MAX_EVENT_LOOP_DELAY_MS: '600000',
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  children.push(child);
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`bench server '${name}' exited with ${code}`)));
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      try {
+        const msg = JSON.parse(line);
+        if (msg.benchServer) resolve(msg.benchServer.port);
+        else if (msg.level >= 40 && !/API_KEYS is not set/.test(msg.msg)) log(`server ${name}: ${msg.msg}`);
+      } catch {
+        log(`server ${name}: ${line}`);
+      }
+    });
+  });
+  return { name, base: `http://127.0.0.1:${port}` };
+}
+
+const getJson = async (url: string) => (await fetch(url)).json();
+const post = (url: string, body: unknown) => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+const servers = [await startServer('on', DELAY_ON), await startServer('off', 0)];
+log(`servers up: batching on (PREDICT_MAX_DELAY_MS=${DELAY_ON}, PREDICT_MAX_BATCH=${config.PREDICT_MAX_BATCH}) and off (PREDICT_MAX_DELAY_MS=0)`);
+
+// Every response must match the prediction of the same rows made alone, also under concurrency.
+let mismatches = 0;
+for (const server of servers) {
+  const requests = Array.from({ length: 64 }, (_, i) => instances.slice(i * 7, i * 7 + 1 + (i % 3)));
+  const answers = await Promise.all(requests.map(async (some) => (await post(`${server.base}/v1/models/${modelId}/predict`, { instances: some })).json()));
+  answers.forEach((a, i) => {
+    if (!isDeepStrictEqual(a.predictions, predictInstances(serving, prep, requests[i]))) mismatches++;
+  });
+}
+log(`64 concurrent requests per server checked against in-process predictions of the same rows: ${mismatches} mismatches`);
+
+// ---------------------------------------------------------------- load
+type Target = 'on' | 'off' | 'ceiling';
+interface Sample {
+  rowsPerSec: number;
+  reqPerSec: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  maxPauseMs: number;
+  rowsPerPass?: number;
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+async function load(target: Target, rowsPerRequest: number, connections: number, seconds: number): Promise<Sample> {
+  const server = target === 'off' ? servers[1] : servers[0];
+  const path = target === 'ceiling' ? `/bench/ceiling/${modelId}/predict` : `/v1/models/${modelId}/predict`;
+  const body = JSON.stringify({ instances: instances.slice(100, 100 + rowsPerRequest) });
+  const batcherBefore = target === 'ceiling' ? undefined : await getJson(`${server.base}/bench/batcher/${modelId}`);
+  await getJson(`${server.base}/bench/loop`); // start the pause measurement afresh
+  const latencies: number[] = [];
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+    const options = { url: server.base + path, method: 'POST' as const, headers: { 'content-type': 'application/json' }, body, connections, duration: seconds, timeout: 10 };
+    const instance = autocannon(options, (err, res) => (err ? reject(err) : resolve(res)));
+    // Latencies to the microsecond (autocannon's own histogram counts whole milliseconds).
+    instance.on('response', (_client, status, _bytes, ms) => {
+      if (status === 200) latencies.push(ms);
+    });
+  });
+  const pause = await getJson(`${server.base}/bench/loop`);
+  const batcherAfter = target === 'ceiling' ? undefined : await getJson(`${server.base}/bench/batcher/${modelId}`);
+  const sorted = Float64Array.from(latencies).sort();
+  const ok = result['2xx'];
+  return {
+    rowsPerSec: (ok * rowsPerRequest) / result.duration,
+    reqPerSec: ok / result.duration,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    errors: result.errors + result.timeouts + result.non2xx,
+    maxPauseMs: pause.maxMs,
+    rowsPerPass: batcherAfter ? (batcherAfter.rows - batcherBefore.rows) / Math.max(1, batcherAfter.passes - batcherBefore.passes) : undefined,
+  };
+}
+
+log('warming up');
+for (const target of ['on', 'off', 'ceiling'] as Target[]) await load(target, 1, 16, 1);
+
+const cells = ROWS.flatMap((r) => CONNECTIONS.flatMap((c) => (['on', 'off', 'ceiling'] as Target[]).map((target) => ({ rows: r, connections: c, target }))));
+const samples = new Map<string, Sample[]>();
+const inProcessSamples = new Map<number, number[]>();
+const fullPathSamples: number[] = [];
+const keyOf = (c: { rows: number; connections: number; target: Target }) => `${c.target}/${c.rows}/${c.connections}`;
+for (let round = 1; round <= REPEATS; round++) {
+  log(`round ${round}/${REPEATS}: in-process model.predict`);
+  for (const b of IN_PROCESS_BATCHES) inProcessSamples.set(b, [...(inProcessSamples.get(b) ?? []), inProcessRate(b)]);
+  fullPathSamples.push(inProcessRate(32, 1000, true));
+  for (const cell of cells) {
+    const s = await load(cell.target, cell.rows, cell.connections, DURATION);
+    samples.set(keyOf(cell), [...(samples.get(keyOf(cell)) ?? []), s]);
+    log(`round ${round}: ${cell.rows} row(s) × ${cell.connections} conn, ${cell.target}: ${Math.round(s.rowsPerSec)} rows/s, p99 ${s.p99.toFixed(1)} ms, ${s.errors} errors`);
+  }
+}
+
+// The longest pause one request can cause: PREDICT_MAX_ROWS rows (parse, encode, passes of PREDICT_MAX_BATCH rows, decode, serialise).
+await getJson(`${servers[0].base}/bench/loop`);
+const bigStart = performance.now();
+const big = await post(`${servers[0].base}/v1/models/${modelId}/predict`, { instances: Array.from({ length: config.PREDICT_MAX_ROWS }, (_, i) => instances[i % instances.length]) });
+await big.arrayBuffer();
+const largestRequest = { rows: config.PREDICT_MAX_ROWS, status: big.status, ms: performance.now() - bigStart, maxPauseMs: (await getJson(`${servers[0].base}/bench/loop`)).maxMs };
+await cleanup();
+
+// ---------------------------------------------------------------- report
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const summary = cells.map((cell) => {
+  const ss = samples.get(keyOf(cell))!;
+  const perPass = ss.map((s) => s.rowsPerPass).filter((v): v is number => v !== undefined);
+  return {
+    ...cell,
+    rowsPerSec: Math.round(median(ss.map((s) => s.rowsPerSec))),
+    reqPerSec: Math.round(median(ss.map((s) => s.reqPerSec))),
+    p50Ms: round2(median(ss.map((s) => s.p50))),
+    p99Ms: round2(median(ss.map((s) => s.p99))),
+    errors: ss.reduce((n, s) => n + s.errors, 0),
+    maxPauseMs: round2(Math.max(...ss.map((s) => s.maxPauseMs))),
+    rowsPerPass: perPass.length ? round2(median(perPass)) : undefined,
+    runs: ss.map((s) => Math.round(s.rowsPerSec)),
+  };
+});
+const inProcess = Object.fromEntries(IN_PROCESS_BATCHES.map((b) => [b, Math.round(median(inProcessSamples.get(b)!))]));
+const find = (target: Target, r: number, c: number) => summary.find((s) => s.target === target && s.rows === r && s.connections === c);
+const maxC = Math.max(...CONNECTIONS);
+
+function round2(x: number): number {
+  return Math.round(x * 100) / 100;
+}
+
+/** Ratios side by side within each round, then their median (less noisy than a ratio of medians). */
+function pairedRatio(a: string, b: string, scale = 1): number | undefined {
+  const xs = samples.get(a);
+  const ys = samples.get(b);
+  if (!xs || !ys) return undefined;
+  return round2(median(xs.map((x, i) => x.rowsPerSec / (ys[i].rowsPerSec * scale))));
+}
+
+const onOff = pairedRatio(`on/1/${maxC}`, `off/1/${maxC}`);
+const onCeiling = pairedRatio(`on/1/${maxC}`, `ceiling/1/${maxC}`);
+const big32 = ROWS.includes(32) ? find('on', 32, maxC) : undefined;
+const vsInProcess32 = big32 && inProcess[32] ? round2(big32.rowsPerSec / inProcess[32]) : undefined;
+const vsInProcessMax = big32 ? round2(big32.rowsPerSec / inProcess[config.PREDICT_MAX_BATCH]) : undefined;
+const served = summary.filter((s) => s.target !== 'ceiling');
+const worstP99On = Math.max(...served.filter((s) => s.target === 'on').map((s) => s.p99Ms));
+const worstP99Off = Math.max(...served.filter((s) => s.target === 'off').map((s) => s.p99Ms));
+const errors = summary.reduce((n, s) => n + s.errors, 0) + mismatches;
+const targets = {
+  batchingGain: { value: onOff, target: 3, met: onOff !== undefined && onOff >= 3, what: `1-row requests at ${maxC} connections: rows/s batching on ÷ off` },
+  ofHttpCeiling: { value: onCeiling, target: 0.5, met: onCeiling !== undefined && onCeiling >= 0.5, what: `1-row requests at ${maxC} connections: rows/s batching on ÷ HTTP ceiling` },
+  ofInProcess32: { value: vsInProcess32, target: 0.5, met: vsInProcess32 !== undefined && vsInProcess32 >= 0.5, what: `32-row requests at ${maxC} connections, batching on ÷ in-process model.predict on 32 rows` },
+  p99: { value: worstP99On, target: 50, met: worstP99On < 50, what: 'worst p99 over every batching-on cell, ms' },
+  errors: { value: errors, target: 0, met: errors === 0, what: 'errors, timeouts, non-2xx and mismatched predictions over every cell' },
+};
+const report = {
+  bench: 'predict',
+  backend: backend.name,
+  cpus: cpus().length,
+  node: process.version,
+  durationSec: DURATION,
+  repeats: REPEATS,
+  settings: { PREDICT_MAX_BATCH: config.PREDICT_MAX_BATCH, PREDICT_MAX_DELAY_MS: DELAY_ON, LOG_LEVEL: 'warn' },
+  model: { id: modelId, tasks: saved.tasks.map((t) => t.name), inputs: prep.inputSize, architecture: saved.architecture },
+  inProcessRowsPerSec: inProcess,
+  inProcessFullPathRowsPerSec32: Math.round(median(fullPathSamples)),
+  cells: summary,
+  largestRequest: { ...largestRequest, ms: round2(largestRequest.ms), maxPauseMs: round2(largestRequest.maxPauseMs) },
+  ratios: { onOff, onCeiling, vsInProcess32, vsInProcessMax, worstP99Off },
+  targets,
+};
+
+out('');
+out(`predict load benchmark: ${backend.name} backend, ${cpus().length} cores, ${DURATION} s per cell, median of ${REPEATS} interleaved runs; autocannon in the same machine`);
+out(`model: README quick-start spec (${prep.inputSize} inputs → ${(saved.architecture as { sharedLayers: number[] }).sharedLayers.join('→')} trunk, heads ${saved.tasks.map((t) => t.name).join(', ')})`);
+out('');
+out('| rows/request | connections | server | rows/s | requests/s | p50 ms | p99 ms | errors | rows per forward pass | longest loop pause ms |');
+out('| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+const label: Record<Target, string> = { on: 'batching on', off: 'batching off', ceiling: 'HTTP ceiling (no model)' };
+for (const s of summary) {
+  out(`| ${s.rows} | ${s.connections} | ${label[s.target]} | ${s.rowsPerSec} | ${s.reqPerSec} | ${s.p50Ms} | ${s.p99Ms} | ${s.errors} | ${s.rowsPerPass ?? '–'} | ${s.maxPauseMs} |`);
+}
+out('');
+out(`in-process model.predict rows/s: ${IN_PROCESS_BATCHES.map((b) => `${b} row${b > 1 ? 's' : ''}: ${inProcess[b]}`).join(', ')}; encode + predict + decode on 32 rows: ${report.inProcessFullPathRowsPerSec32}`);
+out(`one ${largestRequest.rows}-row request: ${report.largestRequest.ms} ms, longest event-loop pause ${report.largestRequest.maxPauseMs} ms (status ${largestRequest.status})`);
+out(`concurrent answers checked against predictions made alone: ${mismatches} mismatches`);
+out('');
+for (const [name, t] of Object.entries(targets)) out(`${t.met ? 'met   ' : 'MISSED'} ${name}: ${t.value} (target ${name === 'p99' ? '<' : name === 'errors' ? '=' : '≥'} ${t.target}) — ${t.what}`);
+if (vsInProcessMax !== undefined) out(`       32-row requests ÷ in-process at ${config.PREDICT_MAX_BATCH} rows (the model's own ceiling): ${vsInProcessMax}`);
+if (opts.json) process.stdout.write(JSON.stringify(report) + '\n');
