@@ -6,6 +6,7 @@ import { loggerOptions } from './logger.js';
 import { startApi } from './api/start-api.js';
 import { resolveRedis } from './queue/local-redis.js';
 import { createTrainingWorker } from './worker/create-training-worker.js';
+import { serveWorkerMetrics } from './worker/worker-metrics.js';
 
 /**
  * `npm start`: everything on one machine — Redis (REDIS_URL, a local one on 6379, or a private
@@ -31,6 +32,7 @@ const worker = createTrainingWorker({
   lockMs: config.WORKER_LOCK_MS,
   stalledIntervalMs: config.WORKER_STALLED_INTERVAL_MS,
 });
+serveWorkerMetrics(worker.worker, config.WORKER_METRICS_PORT, logger);
 const app = await startApi(config, redis.url, logger);
 logger.info(`MTL service ready: http://${config.HOST}:${config.PORT} (Swagger UI at /docs)`);
 

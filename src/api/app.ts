@@ -4,10 +4,14 @@ import { randomUUID } from 'node:crypto';
 import services, { type AppServices } from './plugins/services.js';
 import errorHandler from './plugins/error-handler.js';
 import docs from './plugins/swagger.js';
+import auth from './plugins/auth.js';
+import loadLimits from './plugins/load-limits.js';
+import metrics from './plugins/metrics.js';
 import healthRoutes from './routes/health.js';
 import datasetRoutes from './routes/datasets.js';
 import jobRoutes from './routes/jobs.js';
 import modelRoutes from './routes/models.js';
+import dashboard from './plugins/dashboard.js';
 
 /** The HTTP API: thin routes over the store, the queue and the model cache. */
 export async function buildApp(deps: AppServices, options: FastifyServerOptions = {}) {
@@ -15,15 +19,24 @@ export async function buildApp(deps: AppServices, options: FastifyServerOptions 
     genReqId: (req) => (typeof req.headers['x-request-id'] === 'string' && req.headers['x-request-id'].length <= 64 ? req.headers['x-request-id'] : randomUUID()),
     requestIdHeader: false,
     ajv: { customOptions: { allErrors: true, coerceTypes: false, removeAdditional: false } },
+    requestTimeout: deps.config.REQUEST_TIMEOUT_MS,
+    // JSON bodies: __proto__ and constructor.prototype keys are refused (400), never merged.
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
     ...options,
   }).withTypeProvider<TypeBoxTypeProvider>();
+  const { config } = deps;
   await app.register(errorHandler);
   await app.register(services, { services: deps });
+  await app.register(auth, { apiKeys: config.API_KEYS, docsPublic: config.DOCS_PUBLIC, metricsPublic: config.METRICS_PUBLIC });
+  await app.register(loadLimits, { rateLimitMax: config.RATE_LIMIT_MAX, rateLimitWindowMs: config.RATE_LIMIT_WINDOW_MS, maxEventLoopDelayMs: config.MAX_EVENT_LOOP_DELAY_MS });
+  await app.register(metrics);
   await app.register(docs);
   await app.register(healthRoutes);
   await app.register(datasetRoutes);
   await app.register(jobRoutes);
   await app.register(modelRoutes);
+  await app.register(dashboard);
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });

@@ -46,6 +46,10 @@ export class ColumnInference {
     return this.rows;
   }
 
+  get columnCount(): number {
+    return this.stats.size;
+  }
+
   columns(): ColumnInfo[] {
     return [...this.stats.values()].map((s) => s.info());
   }

@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import { createRedisConnection } from './connection.js';
 import { TRAINING_QUEUE } from './job-types.js';
 
+const ANY = Symbol('any job');
 const EVENTS = ['waiting', 'active', 'progress', 'completed', 'failed', 'delayed', 'stalled', 'removed'] as const;
 
 /**
@@ -22,7 +23,10 @@ export class JobEvents {
     this.queueEvents = new QueueEvents(TRAINING_QUEUE, { connection: this.connection, prefix });
     this.queueEvents.on('error', () => undefined); // reconnects by itself; listeners also poll
     for (const name of EVENTS) {
-      this.queueEvents.on(name as 'progress', (args: { jobId: string }) => this.emitter.emit(args.jobId, name));
+      this.queueEvents.on(name as 'progress', (args: { jobId: string; data?: unknown }) => {
+        this.emitter.emit(args.jobId, name);
+        this.emitter.emit(ANY, args.jobId, name, args.data);
+      });
     }
   }
 
@@ -30,6 +34,12 @@ export class JobEvents {
   subscribe(jobId: string, listener: (event: string) => void): () => void {
     this.emitter.on(jobId, listener);
     return () => this.emitter.off(jobId, listener);
+  }
+
+  /** Calls `listener` for every job's changes (metrics); returns the unsubscribe function. */
+  onAny(listener: (jobId: string, event: string, data: unknown) => void): () => void {
+    this.emitter.on(ANY, listener);
+    return () => this.emitter.off(ANY, listener);
   }
 
   async close(): Promise<void> {

@@ -9,7 +9,13 @@ import type { Row } from '../mtl/values.js';
 import { writeDirAtomically } from './atomic-dir.js';
 import { isValidId, newId } from './ids.js';
 import { ByteLimit, parseRows, type TabularFormat } from './tabular-parser.js';
-import { DatasetFormatError, NotFoundError } from './store-errors.js';
+import { DatasetFormatError, NotFoundError, PayloadTooLargeError } from './store-errors.js';
+
+export interface DatasetLimits {
+  maxBytes: number;
+  maxRows?: number;
+  maxColumns?: number;
+}
 
 export interface DatasetInfo {
   id: string;
@@ -32,7 +38,8 @@ const ROWS = 'rows.ndjson';
 export class DatasetStore {
   constructor(private readonly dir: string) {}
 
-  async create(name: string, format: TabularFormat, body: Readable, maxBytes: number): Promise<DatasetInfo> {
+  async create(name: string, format: TabularFormat, body: Readable, limits: number | DatasetLimits): Promise<DatasetInfo> {
+    const { maxBytes, maxRows = Infinity, maxColumns = Infinity } = typeof limits === 'number' ? { maxBytes: limits } : limits;
     const id = newId();
     return writeDirAtomically(join(this.dir, id), async (tmp) => {
       const inference = new ColumnInference();
@@ -43,6 +50,8 @@ export class DatasetStore {
       async function* lines() {
         for await (const row of rows) {
           inference.add(row);
+          if (inference.rowCount > maxRows) throw new PayloadTooLargeError(maxRows, `the dataset has more than ${maxRows} rows (DATASET_MAX_ROWS)`);
+          if (inference.columnCount > maxColumns) throw new DatasetFormatError(`the dataset has more than ${maxColumns} columns (DATASET_MAX_COLUMNS)`, inference.rowCount + (format === 'csv' ? 1 : 0));
           yield JSON.stringify(row) + '\n';
         }
       }

@@ -16,8 +16,8 @@ export class DatasetFormatError extends Error {
 
 /** An upload larger than the configured limit. */
 export class PayloadTooLargeError extends Error {
-  constructor(readonly limit: number) {
-    super(`dataset is larger than the limit of ${limit} bytes`);
+  constructor(readonly limit: number, message = `dataset is larger than the limit of ${limit} bytes`) {
+    super(message);
     this.name = 'PayloadTooLargeError';
   }
 }

@@ -56,6 +56,7 @@ function checkHeader(header: string[]): string[] {
     const name = raw.trim();
     if (name === '') throw new DatasetFormatError(`column ${i + 1} of the header has no name`, 1);
     if (seen.has(name)) throw new DatasetFormatError(`column name '${name}' appears twice in the header`, 1);
+    if (name === '__proto__') throw new DatasetFormatError(`column name '__proto__' is not allowed`, 1);
     seen.add(name);
   });
   return header.map((h) => h.trim());
@@ -81,6 +82,7 @@ async function* parseNdjson(input: Readable): AsyncGenerator<Record<string, unkn
       throw new DatasetFormatError(`not valid JSON (${(err as Error).message})`, line);
     }
     if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new DatasetFormatError('each line must be a JSON object', line);
+    if (Object.prototype.hasOwnProperty.call(value, '__proto__')) throw new DatasetFormatError(`field name '__proto__' is not allowed`, line);
     for (const [key, cell] of Object.entries(value)) {
       if (!isCell(cell)) throw new DatasetFormatError(`field '${key}' must be a string, number, boolean, null or a list of those`, line);
     }

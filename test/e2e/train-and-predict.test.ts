@@ -127,7 +127,7 @@ describe('end to end: upload → queued training in a worker process → model s
     const model = (await api('GET', `/v1/models/${job.modelId}`)).body;
     assert.equal(model.name, 'digits-mtl');
     assert.deepEqual(model.tasks[0].labels, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
-    assert.ok(['wasm', 'cpu', 'tensorflow'].includes(model.backend));
+    assert.equal(model.backend, (await api('GET', '/health/ready')).body.backend, 'the worker trained on the backend this machine selects');
     assert.ok(model.samplesPerSec > 0);
     assert.ok(model.metrics.digit.accuracy > 0.85);
     assert.equal(model.bestEpoch >= 1, true);
@@ -149,6 +149,9 @@ describe('end to end: upload → queued training in a worker process → model s
     assert.deepEqual(Object.keys(p.parity.probabilities).sort(), ['even', 'odd']);
     assert.ok(Array.isArray(p.tags.labels));
     assert.equal(typeof p.value.value, 'number');
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    for (const series of ['mtl_http_request_duration_seconds_bucket', 'mtl_queue_jobs{state="completed"}', 'mtl_jobs_finished_total{outcome="succeeded"}', 'mtl_job_duration_seconds_count', 'mtl_training_samples_per_second', 'mtl_predict_rows_total', 'mtl_api_process_cpu_user_seconds_total'])
+      assert.ok(metrics.includes(series), `/metrics has ${series}`);
     console.log(`# e2e held-out accuracy: digit ${digitAcc.toFixed(3)}, parity ${parityAcc.toFixed(3)}; ${model.samplesPerSec} samples/s on ${model.backend}`);
   });
 

@@ -20,7 +20,8 @@ export interface TestApp {
 export async function createTestApp(name: string, env: Record<string, string> = {}): Promise<TestApp> {
   const redis = await testRedis();
   const dataDir = mkdtempSync(join(tmpdir(), `mtl-${name}-`));
-  const config = loadConfig({ DATA_DIR: dataDir, QUEUE_PREFIX: uniquePrefix(name), LOG_LEVEL: 'silent', ...env });
+  // Tests train in-process, which stalls the event loop: load shedding is tested on its own (test/api/security.test.ts).
+  const config = loadConfig({ DATA_DIR: dataDir, QUEUE_PREFIX: uniquePrefix(name), LOG_LEVEL: 'silent', MAX_EVENT_LOOP_DELAY_MS: '600000', ...env });
   const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const services = await createServices(config, redis.url, logger);
   const app = await buildApp(services, { loggerInstance: logger });

@@ -12,6 +12,17 @@ const FORMATS: Record<string, TabularFormat> = {
   'application/jsonl': 'ndjson',
 };
 
+/** Small uploads for Swagger UI's "Try it out": two inputs and three kinds of task (animal, tags, weight). */
+const PETS_CSV = 'x,y,colour,animal,tags,weight\n1.5,0.3,red,cat,small|pet,4.1\n2.1,1.7,blue,dog,pet,12.5\n0.4,2.2,red,cat,small,3.8\n3.3,0.9,green,dog,pet|loud,20.3\n2.8,1.1,blue,dog,loud,15\n0.9,2.9,green,cat,small|pet,4.6\n';
+const PETS_NDJSON = PETS_CSV.trim()
+  .split('\n')
+  .slice(1)
+  .map((l) => {
+    const [x, y, colour, animal, tags, weight] = l.split(',');
+    return JSON.stringify({ x: Number(x), y: Number(y), colour, animal, tags: tags.split('|'), weight: Number(weight) });
+  })
+  .join('\n');
+
 const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
   // Uploads are streamed to the store as they arrive, never buffered whole.
   app.addContentTypeParser(Object.keys(FORMATS), (_request, payload, done) => done(null, payload));
@@ -29,8 +40,8 @@ const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
         // The body is a stream: these schemas document it and accept anything; the store validates it while parsing.
         body: {
           content: {
-            'text/csv': { schema: { description: 'CSV, header row first, e.g. "x,colour,label\\n1.5,red,cat\\n"' } },
-            'application/x-ndjson': { schema: { description: 'One JSON object per line, e.g. {"x": 1.5, "tags": ["a", "b"]}' } },
+            'text/csv': { schema: { description: 'CSV, header row first, e.g. "x,colour,label\\n1.5,red,cat\\n"', examples: [PETS_CSV] } },
+            'application/x-ndjson': { schema: { description: 'One JSON object per line, e.g. {"x": 1.5, "tags": ["a", "b"]}', examples: [PETS_NDJSON] } },
           },
         },
         response: { 201: DatasetSchema, ...problems(400, 413, 415) },
@@ -45,7 +56,12 @@ const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
         ]);
       }
       const name = request.query.name ?? 'dataset';
-      const info = await app.services.datasets.create(name, format, request.body as Readable, app.services.config.DATASET_MAX_BYTES);
+      const { config } = app.services;
+      const info = await app.services.datasets.create(name, format, request.body as Readable, {
+        maxBytes: config.DATASET_MAX_BYTES,
+        maxRows: config.DATASET_MAX_ROWS,
+        maxColumns: config.DATASET_MAX_COLUMNS,
+      });
       request.log.info({ datasetId: info.id, rows: info.rows, columns: info.columns.length }, 'dataset stored');
       return reply.code(201).header('location', `/v1/datasets/${info.id}`).send(info);
     },

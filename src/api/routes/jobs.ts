@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { TrainingSpecSchema } from '../../mtl/spec.js';
 import { resolveSpec } from '../../mtl/spec-resolution.js';
+import { estimateTrainingMemory } from '../../mtl/memory-estimate.js';
 import { SpecError } from '../../mtl/spec-error.js';
 import { NotFoundError } from '../../store/store-errors.js';
 import { JobAcceptedSchema, JobListSchema, JobSchema } from '../schemas/job.js';
@@ -48,6 +49,16 @@ const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
         throw err;
       }
       const resolved = resolveSpec(spec, dataset);
+      const memory = estimateTrainingMemory(resolved, dataset.columns, dataset.rows);
+      const limitMb = app.services.config.WORKER_MEMORY_MB;
+      if (memory.bytes > limitMb * 1024 * 1024) {
+        throw new SpecError([
+          {
+            pointer: '/architecture',
+            detail: `training would need about ${Math.ceil(memory.bytes / 1024 / 1024)} MB (${memory.parameters} parameters, ${dataset.rows} rows × ${memory.inputSize} inputs), more than a worker's ${limitMb} MB (WORKER_MEMORY_MB): use smaller layers, fewer rows or features`,
+          },
+        ]);
+      }
       const key = request.headers['idempotency-key'];
       const job = await app.services.trainingQueue.enqueue(resolved, key ? { key, body: spec } : undefined);
       request.log.info({ jobId: job.id, datasetId: spec.datasetId, tasks: resolved.tasks.length, replayed: job.replayed }, 'training job queued');

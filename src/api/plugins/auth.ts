@@ -1,0 +1,99 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import fp from 'fastify-plugin';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { HttpProblem } from '../problem.js';
+
+export type Role = 'admin' | 'predict';
+type Need = 'public' | 'any-key' | Role;
+
+interface ApiKey {
+  digest: Buffer;
+  role: Role;
+}
+
+/** Parses `API_KEYS="<key>:admin,<key>:predict"`; throws on a malformed entry (never echoing the key). */
+export function parseApiKeys(spec: string | undefined): ApiKey[] {
+  if (!spec || spec.trim() === '') return [];
+  return spec.split(',').map((entry, i) => {
+    const at = entry.lastIndexOf(':');
+    const key = entry.slice(0, at).trim();
+    const role = entry.slice(at + 1).trim();
+    if (at <= 0 || key.length < 8 || (role !== 'admin' && role !== 'predict'))
+      throw new Error(`API_KEYS entry ${i + 1} must be "<key of 8+ characters>:admin" or "<key>:predict"`);
+    return { digest: digest(key), role };
+  });
+}
+
+function digest(key: string): Buffer {
+  return createHash('sha256').update(key).digest();
+}
+
+/** Compares against every configured key in constant time (no early exit that would leak which matched). */
+function findKey(keys: ApiKey[], presented: string): ApiKey | undefined {
+  const d = digest(presented);
+  let found: ApiKey | undefined;
+  for (const k of keys) if (timingSafeEqual(k.digest, d)) found = k;
+  return found;
+}
+
+/** What a route needs: /health, the UI (and /docs, /metrics when configured) are open; reading models and predicting take a predict or admin key; the rest an admin key. */
+export function requiredRole(method: string, route: string | undefined, opts: { docsPublic: boolean; metricsPublic: boolean }): Need {
+  if (!route) return 'any-key';
+  if (route.startsWith('/health')) return 'public';
+  if (route === '/' || route.startsWith('/ui')) return 'public';
+  if (route.startsWith('/docs')) return opts.docsPublic ? 'public' : 'any-key';
+  if (route === '/metrics') return opts.metricsPublic ? 'public' : 'admin';
+  if (method === 'POST' && route === '/v1/models/:id/predict') return 'predict';
+  if (method === 'GET' && (route === '/v1/models' || route === '/v1/models/:id')) return 'predict';
+  return 'admin';
+}
+
+function presentedKey(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (typeof header === 'string') {
+    const m = /^Bearer\s+(.+)$/i.exec(header.trim());
+    return m ? m[1].trim() : undefined;
+  }
+  // EventSource cannot send headers: the live-progress stream also takes ?access_token=.
+  if (request.routeOptions.url === '/v1/jobs/:id/events') {
+    const token = (request.query as Record<string, unknown> | undefined)?.access_token;
+    if (typeof token === 'string') return token;
+  }
+  return undefined;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Role of the API key the request came with (undefined when auth is off or the route is public). */
+    apiRole?: Role;
+  }
+}
+
+/**
+ * API keys as `Authorization: Bearer <key>`: 401 without a valid key, 403 when the key's role may
+ * not use the route. With no keys configured the API is open, and says so loudly at start.
+ */
+async function auth(app: FastifyInstance, opts: { apiKeys?: string; docsPublic: boolean; metricsPublic: boolean }) {
+  const keys = parseApiKeys(opts.apiKeys);
+  if (keys.length === 0) {
+    app.log.warn('API_KEYS is not set: the API is OPEN to anyone who can reach it. Set API_KEYS="<key>:admin,<key>:predict" before exposing it on a network.');
+    return;
+  }
+  app.log.info({ keys: keys.length }, 'API key authentication on');
+  app.addHook('onRequest', async (request, reply) => {
+    const need = requiredRole(request.method, request.routeOptions.url, opts);
+    if (need === 'public') return;
+    const presented = presentedKey(request);
+    const key = presented === undefined ? undefined : findKey(keys, presented);
+    if (!key) {
+      reply.header('www-authenticate', 'Bearer realm="mtl"');
+      throw new HttpProblem(401, 'Unauthorized', presented === undefined ? 'send an API key as "Authorization: Bearer <key>"' : 'the API key is not valid', [
+        { pointer: '/headers/authorization', detail: presented === undefined ? 'missing' : 'not a valid key' },
+      ]);
+    }
+    if (need === 'admin' && key.role !== 'admin') throw new HttpProblem(403, 'Forbidden', `a ${key.role} key may not ${request.method} ${request.routeOptions.url}; it needs an admin key`);
+    request.apiRole = key.role;
+  });
+}
+
+export default fp(auth, { name: 'auth', dependencies: ['error-handler'] });
