@@ -10,9 +10,10 @@ const HEARTBEAT_MS = 15000;
  * Streams a job as Server-Sent Events: `state` events when its state changes, one `epoch` event
  * (id = epoch number) per finished epoch with every task's loss and metric and the loss weights,
  * and a final `end` event. A client that reconnects with Last-Event-ID gets only the epochs after
- * it. Works whichever process trains the job: it follows the job in Redis.
+ * it. Works whichever process trains the job: it follows the job in Redis. `open` holds the close
+ * functions of the streams still running, so a shutting-down server can end them.
  */
-export async function streamJobEvents(services: AppServices, request: FastifyRequest, reply: FastifyReply, jobId: string, lastEventId: number): Promise<void> {
+export async function streamJobEvents(services: AppServices, request: FastifyRequest, reply: FastifyReply, jobId: string, lastEventId: number, open: Set<() => void>): Promise<void> {
   const first = await services.trainingQueue.get(jobId); // 404 before the stream starts
   reply.hijack();
   const raw = reply.raw;
@@ -56,9 +57,11 @@ export async function streamJobEvents(services: AppServices, request: FastifyReq
   const unsubscribe = services.jobEvents.subscribe(jobId, refresh);
   const poll = setInterval(refresh, POLL_MS);
   const heartbeat = setInterval(() => !closed && raw.write(': keep-alive\n\n'), HEARTBEAT_MS);
+  open.add(close);
   function close() {
     if (closed) return;
     closed = true;
+    open.delete(close);
     unsubscribe();
     clearInterval(poll);
     clearInterval(heartbeat);

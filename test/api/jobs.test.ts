@@ -126,4 +126,21 @@ describe('jobs API', () => {
     assert.equal((await t.app.inject({ url: '/v1/jobs/00000000-0000-4000-8000-000000000000/logs' })).statusCode, 404);
     assert.equal((await t.app.inject({ url: '/v1/jobs/00000000-0000-4000-8000-000000000000/events' })).statusCode, 404);
   });
+
+  it('closing the server ends live-progress streams (a SIGTERM drains the API)', async () => {
+    const other = await createTestApp('jobs-close');
+    try {
+      const ds = (await other.app.inject({ method: 'POST', url: '/v1/datasets', headers: { 'content-type': 'text/csv' }, payload: 'x,flag\n1,yes\n2,no\n' })).json().id;
+      const { id } = (await other.app.inject({ method: 'POST', url: '/v1/jobs', payload: { datasetId: ds, tasks: [{ name: 'flag', type: 'binary' }] } })).json();
+      const stream = other.app.inject({ url: `/v1/jobs/${id}/events` }); // the job stays queued: no worker
+      await new Promise((r) => setTimeout(r, 300));
+      const started = Date.now();
+      await other.app.close();
+      const res = await stream;
+      assert.ok(Date.now() - started < 3000, 'closed promptly');
+      assert.match(res.body, /event: state\ndata: \{"id":"[^"]+","state":"queued"/);
+    } finally {
+      await other.close();
+    }
+  });
 });

@@ -23,6 +23,13 @@ const EXAMPLE_SPEC = {
 };
 
 const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  // Live streams never end by themselves while a job runs: end them when the server closes, so a
+  // SIGTERM drains the API instead of waiting for every watcher's job to finish.
+  const streams = new Set<() => void>();
+  app.addHook('preClose', async () => {
+    for (const close of [...streams]) close();
+  });
+
   app.post(
     '/v1/jobs',
     {
@@ -128,7 +135,7 @@ const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const last = Number(request.headers['last-event-id'] || request.query.lastEventId || 0);
-      await streamJobEvents(app.services, request, reply, request.params.id, last);
+      await streamJobEvents(app.services, request, reply, request.params.id, last, streams);
     },
   );
 };
