@@ -5,6 +5,9 @@ import { servePredictions } from '../serve-predictions.js';
 import { ModelListQuerySchema, ModelListSchema, ModelRefParamsSchema, ModelSchema, PredictRequestSchema, PredictResponseSchema } from '../schemas/model.js';
 import { IdParamsSchema, problems } from '../schemas/problem.js';
 
+/** The first scan of examples/digits.csv (a 0) with every pixel feature, so "Try it out" works on the README's digits-mtl model. */
+const DIGIT_ZERO = Object.fromEntries('0,0,5,13,9,1,0,0,0,0,13,15,10,15,5,0,0,3,15,2,0,11,8,0,0,4,12,0,0,8,8,0,0,5,8,0,0,9,8,0,0,4,11,0,1,12,7,0,0,2,14,5,10,12,0,0,0,0,6,13,10,0,0,0'.split(',').map((v, i) => [`p${i}`, Number(v)]));
+
 const modelRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { config } = app.services;
 
@@ -55,7 +58,7 @@ const modelRoutes: FastifyPluginAsyncTypebox = async (app) => {
           'The model is named by id, by name (its latest version) or by name@version. Concurrent requests for one model share forward passes ' +
           `(micro-batching); each gets exactly its own rows back. At most ${config.PREDICT_MAX_ROWS} instances and ${config.PREDICT_MAX_BODY_BYTES} bytes per request (413 beyond).`,
         params: ModelRefParamsSchema,
-        body: { ...PredictRequestSchema(config.PREDICT_MAX_ROWS), examples: [{ instances: [{ p0: 0, p1: 0, p2: 5 }] }] },
+        body: { ...PredictRequestSchema(config.PREDICT_MAX_ROWS), examples: [{ instances: [DIGIT_ZERO] }] },
         response: { 200: PredictResponseSchema, ...problems(400, 404, 413) },
       },
       // Before schema validation, so an oversized request is refused with a 413 at once rather than validated row by row.

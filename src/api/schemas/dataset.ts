@@ -26,5 +26,5 @@ export const DatasetSchema = Type.Object({
 export const DatasetListSchema = Type.Object({ datasets: Type.Array(DatasetSchema) });
 
 export const UploadQuerySchema = Type.Object({
-  name: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'A name for the dataset (default: "dataset").' })),
+  name: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'A name for the dataset (default: "dataset").', examples: ['pets'] })),
 });

@@ -61,7 +61,7 @@ export const ModelListQuerySchema = Type.Object({
 });
 
 export const ModelRefParamsSchema = Type.Object({
-  id: Type.String({ minLength: 1, description: 'A model id (UUID), a model name (its latest version), or name@version (e.g. digits-mtl@2).' }),
+  id: Type.String({ minLength: 1, description: 'A model id (UUID), a model name (its latest version), or name@version (e.g. digits-mtl@2).', examples: ['digits-mtl'] }),
 });
 
 export const PredictRequestSchema = (maxRows: number) =>

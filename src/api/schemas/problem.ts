@@ -25,4 +25,4 @@ export function problems(...statuses: number[]): Record<number, TSchema> {
 }
 
 export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
-export const IdParamsSchema = Type.Object({ id: Type.String({ description: 'Id (a UUID).' }) });
+export const IdParamsSchema = Type.Object({ id: Type.String({ description: 'Id (a UUID).', examples: ['00000000-0000-4000-8000-000000000000'] }) });
