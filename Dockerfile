@@ -77,6 +77,8 @@ WORKDIR /app
 # both can share the `data` volume).
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# The dashboard: static files served at /ui/ (no build step).
+COPY --from=build /app/public ./public
 COPY package.json ./
 RUN mkdir -p /data && chown node:node /data
 
