@@ -176,7 +176,7 @@ export async function datasetPage(root, ctx, id) {
       card(
         'Columns',
         h('p', { class: 'muted small' }, 'Inferred types. Roles are a guess: pick which columns are tasks (one head each) and which are inputs.'),
-        h('div', { class: 'scroll' }, table(['column', 'type', 'missing', 'distinct', 'range / sample', 'role', 'task type'], columnRows, { id: 'dataset-columns', class: 'compact' })),
+        h('div', { class: 'scroll' }, table(['column', 'type', 'missing', 'distinct', 'values', 'role', 'task type'], columnRows, { id: 'dataset-columns', class: 'compact' })),
       ),
       card(
         'Train a model',
