@@ -1,6 +1,6 @@
 // The dashboard shell: hash routes (#/jobs, #/jobs/<id>, #/models, #/models/<id>, #/datasets,
 // #/datasets/<id>), the API key button, and one live page at a time.
-import { apiKey, askForKey } from './api.js';
+import { ApiError, apiKey, askForKey } from './api.js';
 import { h, problemBox } from './dom.js';
 import { jobsPage } from './pages/jobs.js';
 import { jobPage } from './pages/job.js';
@@ -51,7 +51,7 @@ async function route() {
     await match.page(root, ctx, ...match.m.slice(1).map(decodeURIComponent));
   } catch (err) {
     if (controller.signal.aborted) return;
-    console.error(err);
+    if (!(err instanceof ApiError)) console.error(err); // API errors are shown on the page
     root.append(problemBox(err));
   }
 }

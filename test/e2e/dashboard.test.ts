@@ -21,7 +21,8 @@ import { DIGITS_CSV } from '../helpers/digits.js';
  */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SHOTS = process.env.DASHBOARD_SCREENSHOTS ? resolve(process.env.DASHBOARD_SCREENSHOTS) : null;
-const API_KEY = 'dashboard-test-key';
+const ADMIN_KEY = 'dashboard-admin-key';
+const PREDICT_KEY = 'dashboard-predict-key';
 const TASKS = ['digit', 'parity', 'tags', 'value'];
 const EPOCHS = 8;
 
@@ -87,37 +88,16 @@ describe('dashboard in a real browser', { timeout: 240_000 }, () => {
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
 
-  it('redirects / to /ui/, and asks for an API key when the API answers 401, then retries with it', async () => {
+  it('redirects / to /ui/ and shows the job list', async () => {
     await page.goto(`${base}/`);
     assert.match(page.url(), /\/ui\/$/);
     await page.locator('h1', { hasText: 'Training jobs' }).waitFor();
-
-    // The API in this test has no keys; make it refuse the first call the way the auth plugin does.
-    let refused = 0;
-    await page.route('**/v1/datasets', async (route) => {
-      if (route.request().method() === 'GET' && refused++ === 0) {
-        return route.fulfill({
-          status: 401,
-          contentType: 'application/problem+json',
-          headers: { 'www-authenticate': 'Bearer realm="mtl"' },
-          body: JSON.stringify({ type: 'urn:problem:unauthorized', title: 'Unauthorized', status: 401, detail: 'send an API key as "Authorization: Bearer <key>"' }),
-        });
-      }
-      return route.continue();
-    });
-    await page.locator('a[data-nav="datasets"]').click();
-    await page.locator('#key-dialog[open]').waitFor();
-    await page.fill('#key-input', API_KEY);
-    const retried = page.waitForRequest((r) => r.url().endsWith('/v1/datasets') && r.method() === 'GET' && r.headers().authorization === `Bearer ${API_KEY}`);
-    await page.click('#key-save');
-    await retried;
-    await page.locator('#datasets').waitFor();
-    assert.equal(await page.locator('#key-dialog[open]').count(), 0);
-    assert.equal(await page.getAttribute('#key-button', 'data-key-set'), 'true');
-    await page.unroute('**/v1/datasets');
+    assert.equal(await page.getAttribute('#key-button', 'data-key-set'), 'false');
   });
 
   it('uploads a CSV and shows the inferred column types', async () => {
+    await page.locator('a[data-nav="datasets"]').click();
+    await page.locator('#upload-form').waitFor();
     const [header, ...lines] = readFileSync(DIGITS_CSV, 'utf8').trim().split('\n');
     const csv = join(dirs[0], 'digits.csv');
     writeFileSync(csv, [header, ...lines.slice(0, 600)].join('\n') + '\n');
@@ -158,7 +138,7 @@ describe('dashboard in a real browser', { timeout: 240_000 }, () => {
     assert.equal(await page.locator('#cancel-job').count(), 0, 'no cancel button on a finished job');
   });
 
-  it('trains a job and draws its curves live over SSE, with the API key, as the epochs land', async () => {
+  it('trains a job and draws its curves live over SSE as the epochs land', async () => {
     await open(`#/datasets/${state.datasetId}`, '#spec-input');
     await page.selectOption('#dataset-columns tr[data-column="value"] select[name=taskType]', 'regression');
     await page.fill('#spec-modelName', 'digits-mtl'); // the name the predict example in /docs uses
@@ -181,9 +161,7 @@ describe('dashboard in a real browser', { timeout: 240_000 }, () => {
     await page.waitForURL(/#\/jobs\/[^/]+$/);
     state.jobId = page.url().split('/').pop();
     await page.locator('.page[data-state="queued"][data-epochs="0"]').waitFor();
-    const sse = await stream;
-    assert.equal(sse.headers().authorization, `Bearer ${API_KEY}`, 'the event stream is read with fetch and carries the key');
-    assert.doesNotMatch(sse.url(), /access_token/);
+    assert.equal((await stream).headers().accept, 'text/event-stream');
 
     // Record every value the page's epoch count takes, then let a worker pick the job up.
     await page.evaluate(() => {
@@ -275,6 +253,53 @@ describe('dashboard in a real browser', { timeout: 240_000 }, () => {
     const predict = await tryIt('post', '/v1/models/{id}/predict');
     assert.equal(predict.status, 200, predict.body);
     assert.deepEqual(Object.keys(JSON.parse(predict.body).predictions[0]).sort(), [...TASKS].sort());
+  });
+
+  it('with API keys: asks for a key on 401, again on 403 for a key whose role may not, then sends it everywhere, the live stream included', async () => {
+    // A second API on the same Redis with the auth plugin on; its localStorage (another port) holds no key yet.
+    const dataDir = mkdtempSync(join(tmpdir(), 'mtl-dashboard-auth-'));
+    dirs.push(dataDir);
+    const secured = await startApi(
+      loadConfig({ ...env, QUEUE_PREFIX: uniquePrefix('dashboard-auth'), DATA_DIR: dataDir, API_KEYS: `${ADMIN_KEY}:admin,${PREDICT_KEY}:predict` }),
+      redis.url,
+      pino({ level: 'silent' }),
+    );
+    try {
+      const securedBase = `http://127.0.0.1:${(secured.server.address() as { port: number }).port}`;
+      const call = async (method: string, path: string, body: string, contentType: string) => {
+        const res = await fetch(securedBase + path, { method, body, headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': contentType } });
+        assert.ok(res.ok, `${method} ${path}: ${res.status} ${await res.clone().text()}`);
+        return res.json();
+      };
+      const [header, ...lines] = readFileSync(DIGITS_CSV, 'utf8').trim().split('\n');
+      const ds = await call('POST', '/v1/datasets?name=small', [header, ...lines.slice(0, 60)].join('\n') + '\n', 'text/csv');
+      const job = await call('POST', '/v1/jobs', JSON.stringify({ datasetId: ds.id, tasks: [{ name: 'parity', type: 'binary' }] }), 'application/json'); // no worker here: it stays queued
+
+      await page.goto(`${securedBase}/ui/#/jobs`);
+      await page.locator('#key-dialog[open]').waitFor();
+      assert.match((await page.textContent('#key-reason')) ?? '', /needs a key/);
+      await page.fill('#key-input', PREDICT_KEY);
+      await page.click('#key-save');
+      // A predict key may read models but not list jobs: the page says so and asks again.
+      await page.locator('#key-dialog[open] #key-reason', { hasText: 'refused this key' }).waitFor();
+      await page.fill('#key-input', ADMIN_KEY);
+      const listed = page.waitForRequest((r) => r.url().endsWith('/v1/jobs') && r.headers().authorization === `Bearer ${ADMIN_KEY}`);
+      await page.click('#key-save');
+      await listed;
+      await page.locator(`#jobs tr[data-job-id="${job.id}"][data-state="queued"]`).waitFor();
+      assert.equal(await page.getAttribute('#key-button', 'data-key-set'), 'true');
+
+      const stream = page.waitForRequest((r) => r.url().endsWith(`/v1/jobs/${job.id}/events`));
+      await page.click(`#jobs tr[data-job-id="${job.id}"] a`);
+      const sse = await stream;
+      assert.equal(sse.headers().authorization, `Bearer ${ADMIN_KEY}`, 'the event stream is read with fetch and carries the key');
+      assert.doesNotMatch(sse.url(), /access_token/, 'the key never goes into a URL');
+      await page.locator('.live[data-stream="live"]').waitFor(); // the auth plugin let the stream through
+      await page.goto('about:blank');
+    } finally {
+      await secured.services.trainingQueue.queue.obliterate({ force: true }).catch(() => undefined);
+      await secured.close();
+    }
   });
 
   it('raised no script errors on any page', () => {
