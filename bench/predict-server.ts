@@ -15,7 +15,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { buildApp } from '../src/api/app.js';
-import { ModelRefParamsSchema, PredictRequestSchema, PredictResponseSchema } from '../src/api/schemas/model.js';
+import { ModelRefParamsSchema, PredictRequestSchema, PredictResponseSchema, serializePredictResponse } from '../src/api/schemas/model.js';
 import { servePredictions } from '../src/api/serve-predictions.js';
 import { createServices } from '../src/api/start-api.js';
 import { loadConfig } from '../src/config.js';
@@ -39,6 +39,7 @@ app.post(
   {
     bodyLimit: config.PREDICT_MAX_BODY_BYTES,
     schema: { params: ModelRefParamsSchema, body: PredictRequestSchema(config.PREDICT_MAX_ROWS), response: { 200: PredictResponseSchema } },
+    serializerCompiler: () => serializePredictResponse,
   },
   async (request) => ({ modelId: metadata.id, name: metadata.name, version: metadata.version, predictions: request.body.instances.map(() => canned) }),
 );

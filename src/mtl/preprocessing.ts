@@ -96,10 +96,14 @@ export function encodeFeatures(prep: Preprocessing, rows: Row[], strict = false)
     let offset = r * prep.inputSize;
     for (let j = 0; j < prep.features.length; j++) {
       const f = prep.features[j];
-      if (strict && !Object.prototype.hasOwnProperty.call(row, f.name)) throw new FeatureValueError(r, f.name, `feature '${f.name}' is missing`);
       const value = row[f.name];
+      // (Inherited members such as `constructor` are functions: they count as missing too.)
+      if (strict && (value === undefined || typeof value === 'function') && !Object.prototype.hasOwnProperty.call(row, f.name)) throw new FeatureValueError(r, f.name, `feature '${f.name}' is missing`);
       if (f.type === 'numeric') {
-        if (!isMissing(value)) {
+        // The common case first (serving hot path): a number is either finite or missing.
+        if (typeof value === 'number') {
+          if (Number.isFinite(value)) out[offset] = (value - f.mean) / f.std;
+        } else if (!isMissing(value)) {
           const n = toNumber(value);
           if (n === undefined) throw new FeatureValueError(r, f.name, `feature '${f.name}' must be a number, got ${JSON.stringify(value)}`);
           out[offset] = (n - f.mean) / f.std;

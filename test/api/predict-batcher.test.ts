@@ -72,6 +72,29 @@ describe('PredictBatcher', () => {
     }
   });
 
+  it('makes a lone client wait for nobody, and waits for company once passes are shared', async () => {
+    const { forward, passes } = fakeModel();
+    const batcher = new PredictBatcher({ forward, inputSize: 2, maxBatch: 100, maxDelayMs: 60_000 });
+    const nextTurn = () => new Promise((r) => setImmediate(r));
+    let timer: NodeJS.Timeout | undefined;
+    const neverMind = new Promise((r) => (timer = setTimeout(r, 30_000, 'waited for the delay')));
+    // A lone request is answered at the end of the event-loop turn, not after the 60 s delay.
+    assert.notEqual(await Promise.race([batcher.run(rowsFrom(0, 1), 1), neverMind]), 'waited for the delay');
+    assert.notEqual(await Promise.race([batcher.run(rowsFrom(1, 1), 1), neverMind]), 'waited for the delay');
+    assert.deepEqual(passes, [1, 1]);
+    clearTimeout(timer);
+    // Two requests in one turn share a pass; from then on a batch stays open for later arrivals.
+    await Promise.all([batcher.run(rowsFrom(2, 1), 1), batcher.run(rowsFrom(3, 1), 1)]);
+    const first = batcher.run(rowsFrom(4, 1), 1);
+    await nextTurn();
+    await nextTurn();
+    const second = batcher.run(rowsFrom(5, 2), 2);
+    assert.deepEqual(passes, [1, 1, 2], 'the batch is still open');
+    batcher.close(); // runs it now rather than after the delay
+    await Promise.all([first, second]);
+    assert.deepEqual(passes, [1, 1, 2, 3]);
+  });
+
   it('with a delay of 0 runs each request alone', async () => {
     const { forward, passes } = fakeModel();
     const batcher = new PredictBatcher({ forward, inputSize: 2, maxBatch: 100, maxDelayMs: 0 });

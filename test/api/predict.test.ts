@@ -4,7 +4,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ModelStore } from '../../src/store/model-store.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
-import { digitInstances, trainDigitsModel, type DigitsModel } from '../helpers/digits-model.js';
+import { assertSamePredictions, digitInstances, trainDigitsModel, type DigitsModel } from '../helpers/digits-model.js';
 
 /**
  * Serving under concurrency: micro-batched requests each get their own answer, the same as the
@@ -42,7 +42,7 @@ describe('predict under concurrency (micro-batching)', () => {
       assert.equal(res.statusCode, 200, res.body);
       const body = res.json();
       assert.equal(body.modelId, v1.metadata.id);
-      assert.deepEqual(body.predictions, v1.predictAlone(requests[i]), `request ${i}`);
+      assertSamePredictions(body.predictions, v1.predictAlone(requests[i]), 1e-5, `request ${i}`);
     });
     const { stats } = (await t.services.modelCache.get(v1.metadata.id)).batcher;
     assert.ok(stats.largestPass > 4, `requests shared forward passes (largest pass ${stats.largestPass} rows)`);
@@ -63,7 +63,7 @@ describe('predict under concurrency (micro-batching)', () => {
     const answered = responses.filter((_, i) => i !== 6 && i !== 13);
     answered.forEach((res, i) => {
       assert.equal(res.statusCode, 200, res.body);
-      assert.deepEqual(res.json().predictions, v1.predictAlone(good[i]));
+      assertSamePredictions(res.json().predictions, v1.predictAlone(good[i]));
     });
   });
 
@@ -72,7 +72,7 @@ describe('predict under concurrency (micro-batching)', () => {
     const before = (await t.services.modelCache.get(v1.metadata.id)).batcher.stats.passes;
     const res = await predict(v1.metadata.id, { instances });
     assert.equal(res.statusCode, 200);
-    assert.deepEqual(res.json().predictions, v1.predictAlone(instances));
+    assertSamePredictions(res.json().predictions, v1.predictAlone(instances));
     const after = (await t.services.modelCache.get(v1.metadata.id)).batcher.stats.passes;
     assert.equal(after - before, 3, '40 rows in passes of at most 16');
   });
@@ -115,13 +115,13 @@ describe('model versions', () => {
     assert.equal(latest.modelId, v2.metadata.id);
     assert.equal(latest.name, 'digits');
     assert.equal(latest.version, 2);
-    assert.deepEqual(latest.predictions, v2.predictAlone(instances));
+    assertSamePredictions(latest.predictions, v2.predictAlone(instances));
     const pinned = (await predict('digits@2', { instances })).json();
     assert.equal(pinned.modelId, v2.metadata.id);
     const first = (await predict('digits@1', { instances })).json();
     assert.equal(first.modelId, v1.metadata.id);
     assert.equal(first.version, 1);
-    assert.deepEqual(first.predictions, v1.predictAlone(instances));
+    assertSamePredictions(first.predictions, v1.predictAlone(instances));
     assert.notDeepEqual(first.predictions, latest.predictions, 'two different models answered');
 
     const missing = await predict('digits@3', { instances });

@@ -44,3 +44,22 @@ export async function trainDigitsModel(args: { name?: string; seed?: number; epo
     dispose: () => disposeModel(trained.model),
   };
 }
+
+/**
+ * Predictions equal up to float32 rounding: labels and keys exactly, numbers within `tolerance`
+ * (relative above 1). A BLAS matmul may round one row differently depending on the batch it is in
+ * (wasm gives bit-identical results; a BLAS backend may differ in the last bit).
+ */
+export function assertSamePredictions(actual: unknown, expected: unknown, tolerance = 1e-5, path = ''): void {
+  if (typeof expected === 'number' && typeof actual === 'number') {
+    if (!(Math.abs(actual - expected) <= tolerance * Math.max(1, Math.abs(expected)))) throw new Error(`${path}: ${actual} ≠ ${expected}`);
+    return;
+  }
+  if (expected === null || typeof expected !== 'object' || actual === null || typeof actual !== 'object') {
+    if (actual !== expected) throw new Error(`${path}: ${JSON.stringify(actual)} ≠ ${JSON.stringify(expected)}`);
+    return;
+  }
+  const keys = Object.keys(expected);
+  if (JSON.stringify(Object.keys(actual)) !== JSON.stringify(keys)) throw new Error(`${path}: keys ${Object.keys(actual)} ≠ ${keys}`);
+  for (const k of keys) assertSamePredictions((actual as Record<string, unknown>)[k], (expected as Record<string, unknown>)[k], tolerance, `${path}/${k}`);
+}

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { HttpProblem } from '../problem.js';
 import { servePredictions } from '../serve-predictions.js';
-import { ModelListQuerySchema, ModelListSchema, ModelRefParamsSchema, ModelSchema, PredictRequestSchema, PredictResponseSchema } from '../schemas/model.js';
+import { ModelListQuerySchema, ModelListSchema, ModelRefParamsSchema, ModelSchema, PredictRequestSchema, PredictResponseSchema, serializePredictResponse } from '../schemas/model.js';
 import { IdParamsSchema, problems } from '../schemas/problem.js';
 
 /** The first scan of examples/digits.csv (a 0) with every pixel feature, so "Try it out" works on the README's digits-mtl model. */
@@ -61,6 +61,7 @@ const modelRoutes: FastifyPluginAsyncTypebox = async (app) => {
         body: { ...PredictRequestSchema(config.PREDICT_MAX_ROWS), examples: [{ instances: [DIGIT_ZERO] }] },
         response: { 200: PredictResponseSchema, ...problems(400, 404, 413) },
       },
+      serializerCompiler: () => serializePredictResponse,
       // Before schema validation, so an oversized request is refused with a 413 at once rather than validated row by row.
       preValidation: async (request) => {
         const instances = (request.body as { instances?: unknown } | undefined)?.instances;
