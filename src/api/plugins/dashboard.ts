@@ -34,4 +34,11 @@ export default async function dashboard(app: FastifyInstance) {
     allowedPath: (path) => path === '/uPlot.esm.js' || path === '/uPlot.min.css',
   });
   for (const url of ['/', '/ui']) app.get(url, { schema: { hide: true } }, async (_request, reply) => reply.redirect('/ui/'));
+  // The pages load only their own files and talk only to this API.
+  app.addHook('onSend', async (request, reply) => {
+    if (!request.url.startsWith('/ui/')) return;
+    reply.header('content-security-policy', "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('referrer-policy', 'no-referrer');
+  });
 }

@@ -17,6 +17,8 @@ async function docs(app: FastifyInstance) {
     openapi: {
       openapi: '3.0.3',
       info: OPENAPI_INFO,
+      components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'An API key from API_KEYS (admin or predict role). Not needed when the server runs without API_KEYS.' } } },
+      security: [{ apiKey: [] }],
       tags: [
         { name: 'datasets', description: 'Upload and inspect training data' },
         { name: 'jobs', description: 'Queued training jobs' },
