@@ -45,8 +45,16 @@ const MAX_NAMES = 1024;
  * stored as it was loaded, so models deleted or replaced by another process are noticed without a
  * restart; names resolve to their latest version with the same freshness.
  */
+export interface ModelCacheObserver {
+  /** A lookup found the model loaded (hit) or had to load it (miss). */
+  onLookup?: (hit: boolean) => void;
+  /** A forward pass of `rows` rows ran. */
+  onPass?: (rows: number) => void;
+}
+
 export class ModelCache {
   private readonly entries = new Map<string, Entry>();
+  private observer: ModelCacheObserver = {};
   private readonly names = new Map<string, { id: Promise<string>; at: number }>();
   private readonly disposals = new Set<Promise<void>>();
   private readonly args: ModelCacheArgs;
@@ -65,11 +73,17 @@ export class ModelCache {
     return this.byRef(ref, (id) => this.store.get(id));
   }
 
+  /** Reports lookups and forward passes (metrics). */
+  observe(observer: ModelCacheObserver): void {
+    this.observer = observer;
+  }
+
   /** The loaded model with this id. NotFoundError when it is not (or no longer) stored. */
   async get(id: string): Promise<LoadedModel> {
     const cached = this.entries.get(id);
     if (cached && cached.stamp !== undefined && Date.now() - cached.checkedAt >= this.args.recheckMs) await this.revalidate(id, cached);
     let entry = this.entries.get(id);
+    this.observer.onLookup?.(entry !== undefined);
     if (entry) {
       this.entries.delete(id);
       this.entries.set(id, entry);
@@ -120,7 +134,7 @@ export class ModelCache {
     forward(new Float32Array(inputSize), 1);
     entry.stamp = stamp;
     entry.checkedAt = Date.now();
-    return { id, metadata, serving, batcher: new PredictBatcher({ forward, inputSize, maxBatch: this.args.maxBatch, maxDelayMs: this.args.maxDelayMs }) };
+    return { id, metadata, serving, batcher: new PredictBatcher({ forward, inputSize, maxBatch: this.args.maxBatch, maxDelayMs: this.args.maxDelayMs, onPass: (rows) => this.observer.onPass?.(rows) }) };
   }
 
   /** One stat, shared by the requests that find the entry due: drops it when the store no longer has it as loaded. */

@@ -11,6 +11,8 @@ export interface PredictBatcherArgs {
   maxBatch: number;
   /** How long the first request of a batch waits for others to join it; 0 turns batching off (each request runs alone, at once). */
   maxDelayMs: number;
+  /** Told the rows of every forward pass (metrics). */
+  onPass?: (rows: number) => void;
 }
 
 /** The batcher was closed (its model evicted or deleted) before the request joined it; ask the cache again. */
@@ -186,6 +188,7 @@ export class PredictBatcher {
     this.stats.passes++;
     this.stats.rows += rows;
     if (rows > this.stats.largestPass) this.stats.largestPass = rows;
+    this.args.onPass?.(rows);
     return outputs;
   }
 }

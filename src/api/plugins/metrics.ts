@@ -64,6 +64,10 @@ async function metrics(app: FastifyInstance) {
     modelCache: new Counter({ name: 'mtl_model_cache_requests_total', help: 'Model cache lookups by result (hit, miss)', labelNames: ['result'] as const, registers: [registry] }),
   };
   app.decorate('metrics', api);
+  app.services.modelCache?.observe({
+    onLookup: (hit) => api.modelCache.inc({ result: hit ? 'hit' : 'miss' }),
+    onPass: (rows) => api.predictBatchRows.observe(rows),
+  });
 
   if (jobEvents) {
     const unsubscribe = jobEvents.onAny((jobId, event, data) => {
