@@ -7,7 +7,7 @@
  *   ceiling of this server.
  * - `GET /bench/loop`: the longest event-loop pause since the last call (perf_hooks
  *   monitorEventLoopDelay), then starts over.
- * - `GET /bench/batcher/:id`: forward passes and rows the model's batcher has run.
+ * - `GET /bench/batcher/:id`: forward passes, rows and time the model's batcher has run.
  *
  * Settings come from the environment (as for the API); BENCH_MODEL_ID names the reference model.
  * Prints one JSON line `{"benchServer": {"port": …}}` when it listens.
@@ -52,7 +52,13 @@ app.get('/bench/loop', async () => {
   return pause;
 });
 
-app.get<{ Params: { id: string } }>('/bench/batcher/:id', async (request) => ({ ...(await services.modelCache.get(request.params.id)).batcher.stats }));
+// Counters so far; the longest pass starts over after each read, so each load cell sees its own.
+app.get<{ Params: { id: string } }>('/bench/batcher/:id', async (request) => {
+  const { stats } = (await services.modelCache.get(request.params.id)).batcher;
+  const read = { ...stats };
+  stats.longestPassMs = 0;
+  return read;
+});
 
 app.addHook('onClose', async () => services.close());
 await app.listen({ port: config.PORT, host: config.HOST });

@@ -31,11 +31,14 @@ interface Slice {
   fail: (err: unknown) => void;
 }
 
-/** Forward passes and rows run so far, and the largest pass: what the benchmark and logs show. */
+/** Forward passes and rows run so far, the largest pass, and time in passes: what the benchmark shows. */
 export interface BatcherStats {
   passes: number;
   rows: number;
   largestPass: number;
+  /** Wall time spent in forward passes, and the longest one (the event loop is blocked meanwhile), in ms. */
+  passMs: number;
+  longestPassMs: number;
 }
 
 /**
@@ -59,7 +62,7 @@ export class PredictBatcher {
   private closed = false;
   /** Requests (or slices of one) in the last forward pass: 2 or more means traffic worth waiting for. */
   private lastPassRequests = 0;
-  readonly stats: BatcherStats = { passes: 0, rows: 0, largestPass: 0 };
+  readonly stats: BatcherStats = { passes: 0, rows: 0, largestPass: 0, passMs: 0, longestPassMs: 0 };
 
   constructor(private readonly args: PredictBatcherArgs) {
     if (!(args.maxBatch >= 1)) throw new Error('maxBatch must be at least 1');
@@ -184,7 +187,11 @@ export class PredictBatcher {
   }
 
   private forward(x: Float32Array, rows: number): HeadOutputs {
+    const started = performance.now();
     const outputs = this.args.forward(x, rows);
+    const ms = performance.now() - started;
+    this.stats.passMs += ms;
+    if (ms > this.stats.longestPassMs) this.stats.longestPassMs = ms;
     this.stats.passes++;
     this.stats.rows += rows;
     if (rows > this.stats.largestPass) this.stats.largestPass = rows;

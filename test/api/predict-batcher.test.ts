@@ -46,7 +46,8 @@ describe('PredictBatcher', () => {
       assert.deepEqual([...outputs[1]], Array.from({ length: n }, (_, r) => [-(start + r), start + r]).flat());
       start += n;
     });
-    assert.deepEqual(batcher.stats, { passes: 1, rows: 12, largestPass: 12 });
+    const { passes: n, rows, largestPass } = batcher.stats;
+    assert.deepEqual({ n, rows, largestPass }, { n: 1, rows: 12, largestPass: 12 });
   });
 
   it('runs a full batch at once and never puts more than maxBatch rows in a pass', async () => {
