@@ -8,9 +8,9 @@ export const ConfigSchema = Type.Object({
   REDIS_URL: Type.Optional(Type.String({ description: 'Redis for the job queue. Unset: 127.0.0.1:6379, else a private redis-server (npm start / npm test).' })),
   DATA_DIR: Type.String({ default: './data', description: 'Datasets, models and the private Redis live here.' }),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
-  TF_BACKEND: Type.Union([Type.Literal('auto'), Type.Literal('tensorflow'), Type.Literal('wasm'), Type.Literal('cpu')], {
+  TF_BACKEND: Type.Union([Type.Literal('auto'), Type.Literal('tensorflow'), Type.Literal('blas'), Type.Literal('wasm'), Type.Literal('cpu')], {
     default: 'auto',
-    description: 'auto: tfjs-node-gpu / tfjs-node when installed, else wasm, else cpu.',
+    description: 'auto: tfjs-node-gpu / tfjs-node when installed, else blas (native OpenBLAS kernels, when built), else wasm, else cpu.',
   }),
   WORKER_CONCURRENCY: Type.Integer({ default: 1, minimum: 1, maximum: 64, description: 'Training jobs one worker process runs at once.' }),
   QUEUE_PREFIX: Type.String({ default: 'mtl', pattern: '^[A-Za-z0-9_:-]+$', description: 'Redis key prefix of the queues.' }),

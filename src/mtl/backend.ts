@@ -1,6 +1,17 @@
 import * as tf from '@tensorflow/tfjs';
+import { BLAS_BACKEND, registerBlasBackend } from './blas-backend.js';
 
-export type BackendPreference = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+export type BackendPreference = 'auto' | 'tensorflow' | 'blas' | 'wasm' | 'cpu';
+export const BACKEND_PREFERENCES: readonly BackendPreference[] = ['auto', 'tensorflow', 'blas', 'wasm', 'cpu'];
+
+export interface SelectedBackend {
+  /** The backend that runs, e.g. 'blas', 'wasm', 'tensorflow'. */
+  name: string;
+  /** What it is, the kernels replaced where that applies, and why faster choices were skipped (auto). */
+  detail: string;
+  /** Kernels running natively instead of the stock ones (blas backend); empty otherwise. */
+  kernels: string[];
+}
 
 /** Loads a module that may not be installed, without TypeScript resolving it at build time. */
 async function tryImport(name: string): Promise<boolean> {
@@ -14,27 +25,44 @@ async function tryImport(name: string): Promise<boolean> {
 
 /**
  * Selects the TensorFlow.js backend: `tensorflow` (tfjs-node-gpu, else tfjs-node: native
- * libtensorflow, CUDA when the GPU build is installed), `wasm`, or the plain JS `cpu`. `auto`
- * takes the first that loads, in that order. Returns the backend that runs, e.g. 'tensorflow'.
+ * libtensorflow, CUDA when the GPU build is installed), `blas` (the plain JS cpu backend with its
+ * matmuls, Adam update, batch gather and bias-gradient sums on the system's OpenBLAS through the
+ * optional native addon in native/), `wasm`, or the plain JS `cpu`. `auto` takes the first that
+ * loads, in that order (fastest first on a CPU machine: see README "Performance"). The result says
+ * which runs and, for auto, why the ones before it were skipped.
  */
-export async function selectBackend(preference: BackendPreference = 'auto'): Promise<{ name: string; detail: string }> {
+export async function selectBackend(preference: BackendPreference = 'auto'): Promise<SelectedBackend> {
+  const skipped: string[] = [];
+  let kernels: string[] = [];
   const attempts: Record<Exclude<BackendPreference, 'auto'>, () => Promise<string | undefined>> = {
     tensorflow: async () => {
       for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
         if ((await tryImport(pkg)) && (await tf.setBackend('tensorflow'))) return pkg;
       }
+      skipped.push('tensorflow: @tensorflow/tfjs-node(-gpu) not installed');
       return undefined;
+    },
+    blas: async () => {
+      const blas = registerBlasBackend();
+      if (!blas.ok) {
+        skipped.push(`blas: ${blas.reason}`);
+        return undefined;
+      }
+      if (!(await tf.setBackend(BLAS_BACKEND))) return undefined;
+      kernels = blas.kernels;
+      return `tfjs cpu backend + native ${blas.library}: ${blas.kernels.join(', ')}`;
     },
     wasm: async () => ((await tryImport('@tensorflow/tfjs-backend-wasm')) && (await tf.setBackend('wasm')) ? '@tensorflow/tfjs-backend-wasm' : undefined),
     cpu: async () => ((await tf.setBackend('cpu')) ? '@tensorflow/tfjs (plain JS)' : undefined),
   };
-  const order: (keyof typeof attempts)[] = preference === 'auto' ? ['tensorflow', 'wasm', 'cpu'] : [preference];
+  const order: (keyof typeof attempts)[] = preference === 'auto' ? ['tensorflow', 'blas', 'wasm', 'cpu'] : [preference];
   for (const name of order) {
     const detail = await attempts[name]();
     if (detail) {
       await tf.ready();
-      return { name: tf.getBackend(), detail };
+      const skippedFaster = preference === 'auto' ? skipped.filter((s) => !s.startsWith('tensorflow:')) : [];
+      return { name: tf.getBackend(), detail: skippedFaster.length > 0 ? `${detail} (skipped ${skippedFaster.join('; ')})` : detail, kernels };
     }
   }
-  throw new Error(`TensorFlow.js backend '${preference}' could not be loaded (is its package installed?)`);
+  throw new Error(`TensorFlow.js backend '${preference}' could not be loaded${skipped.length > 0 ? `: ${skipped.join('; ')}` : ' (is its package installed?)'}`);
 }

@@ -8,6 +8,7 @@ import type { Monitor, ResolvedLossWeighting, ResolvedSpec } from './spec.js';
 import { createRng, shuffledIndices } from './rng.js';
 import { createLossWeighting, GradNormWeights, projectConflictingGradients, type LossWeighting, type LossWeightingState } from './loss-weighting.js';
 import { TaskAffinityMeter, type TaskAffinity } from './task-affinity.js';
+import { createAdam } from './fused-adam.js';
 
 export interface TaskEpochMetrics {
   loss: number | null;
@@ -115,7 +116,7 @@ export async function trainMultiTask(args: TrainArgs): Promise<TrainResult> {
   const heads = model.heads;
   const T = heads.length;
   const weighting = createLossWeighting({ config: args.lossWeighting ?? { strategy: 'static' }, weights: args.weights, types: heads.map((h) => h.type) });
-  const optimizer = tf.train.adam(options.learningRate);
+  const optimizer = createAdam(options.learningRate);
   const modelVariables = model.training.trainableWeights.map((w) => w.read() as tf.Variable);
   const allVariables = [...modelVariables, ...weighting.variables];
   const shared = model.sharedVariables;

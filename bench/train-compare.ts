@@ -1,0 +1,102 @@
+/**
+ * Side-by-side training benchmark: the PyTorch peer (../shared/bench/torch_peer.py) and our engine
+ * (bench/train.ts) on the same reference workload, interleaved in one run, repeated, with medians
+ * and per-repeat ratios (each ratio divides numbers measured back to back, so a busy machine
+ * slows both sides of it).
+ *
+ *   npm run bench:train:compare -- [--repeats 3] [--n 20000] [--epochs 3] [--batch 256]
+ *       [--backends blas,wasm] [--tasks 3] [--affinity-cost] [--peer ../shared/bench/torch_peer.py]
+ *       [--peer-threads 1] [--json]
+ *
+ * --affinity-cost also runs our engine with task affinity on (the service's default), to show what
+ * it costs. Needs /usr/bin/python3 with torch (Debian: apt-get install python3-torch
+ * libopenblas0-pthread).
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const argv = process.argv.slice(2);
+const opt = (name: string, def: string) => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1] : def;
+};
+const flag = (name: string) => argv.includes(`--${name}`);
+
+const repeats = Number(opt('repeats', '3'));
+const common = ['--n', opt('n', '20000'), '--epochs', opt('epochs', '3'), '--batch', opt('batch', '256')];
+const backends = opt('backends', 'blas,wasm').split(',').filter(Boolean);
+const tasks = opt('tasks', '3');
+const peerPath = resolve(repo, opt('peer', process.env.TORCH_PEER ?? join('..', 'shared', 'bench', 'torch_peer.py')));
+const python = process.env.PYTHON ?? '/usr/bin/python3';
+const json = flag('json');
+
+interface Run {
+  trainSamplesPerSec: number;
+  predictSamplesPerSec: number;
+  [k: string]: unknown;
+}
+
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Run {
+  const r = spawnSync(cmd, args, { cwd: repo, env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const line = (r.stdout ?? '').split('\n').reverse().find((l) => l.startsWith('{'));
+  if (r.status !== 0 || !line) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${(r.stderr ?? '').slice(-2000)}`);
+  return JSON.parse(line) as Run;
+}
+
+const peer = () => run(python, [peerPath, ...common, '--threads', opt('peer-threads', '1')]);
+const ours = (backend: string, affinity = false) =>
+  run(process.execPath, ['--import', 'tsx', join(repo, 'bench', 'train.ts'), '--json', ...common, '--tasks', tasks, '--backend', backend, ...(affinity ? ['--affinity'] : [])]);
+
+if (!existsSync(peerPath)) throw new Error(`PyTorch peer not found at ${peerPath} (--peer <path>)`);
+const variants: { label: string; go: () => Run }[] = [
+  { label: 'pytorch', go: peer },
+  ...backends.map((b) => ({ label: b, go: () => ours(b) })),
+  ...(flag('affinity-cost') ? [{ label: `${backends[0]}+affinity`, go: () => ours(backends[0], true) }] : []),
+];
+
+const results: Record<string, Run[]> = Object.fromEntries(variants.map((v) => [v.label, []]));
+for (let r = 0; r < repeats; r++) {
+  // Alternate the order each repeat so neither side always runs first.
+  const order = r % 2 === 0 ? variants : [...variants].reverse();
+  for (const v of order) {
+    const res = v.go();
+    results[v.label].push(res);
+    if (!json) console.error(`repeat ${r + 1}/${repeats} ${v.label}: train ${Math.round(res.trainSamplesPerSec)} samples/s, predict ${Math.round(res.predictSamplesPerSec)} rows/s`);
+  }
+}
+
+const median = (v: number[]) => {
+  const s = [...v].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const peerRuns = results.pytorch;
+const summary = variants.map((v) => {
+  const runs = results[v.label];
+  const trainRatios = runs.map((x, i) => x.trainSamplesPerSec / peerRuns[i].trainSamplesPerSec);
+  const predictRatios = runs.map((x, i) => x.predictSamplesPerSec / peerRuns[i].predictSamplesPerSec);
+  return {
+    engine: v.label,
+    trainSamplesPerSec: Math.round(median(runs.map((x) => x.trainSamplesPerSec))),
+    predictSamplesPerSec: Math.round(median(runs.map((x) => x.predictSamplesPerSec))),
+    trainRatio: Math.round(median(trainRatios) * 1000) / 1000,
+    predictRatio: Math.round(median(predictRatios) * 1000) / 1000,
+    trainRuns: runs.map((x) => Math.round(x.trainSamplesPerSec)),
+    predictRuns: runs.map((x) => Math.round(x.predictSamplesPerSec)),
+    trainRatios: trainRatios.map((x) => Math.round(x * 1000) / 1000),
+    peakRssMiB: median(runs.map((x) => Number(x.peakRssMiB ?? 0))) || undefined,
+  };
+});
+
+if (json) {
+  console.log(JSON.stringify({ repeats, n: Number(common[1]), epochs: Number(common[3]), batch: Number(common[5]), tasks: Number(tasks), peer: peerRuns[0], results: summary }));
+} else {
+  console.log(`\nreference model, n=${common[1]}, ${common[3]} epochs, batch ${common[5]}, ${tasks} tasks; ${repeats} interleaved repeats; medians (ratio: median of per-repeat ours/peer)`);
+  console.log('| engine | train samples/s | × peer | predict rows/s | × peer | peak RSS MiB | runs (train) |');
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | --- |');
+  for (const s of summary) {
+    console.log(`| ${s.engine} | ${s.trainSamplesPerSec.toLocaleString('en')} | ${s.trainRatio.toFixed(2)} | ${s.predictSamplesPerSec.toLocaleString('en')} | ${s.predictRatio.toFixed(2)} | ${s.peakRssMiB ?? ''} | ${s.trainRuns.join(', ')} |`);
+  }
+}

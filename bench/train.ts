@@ -1,0 +1,228 @@
+/**
+ * Training-engine benchmark: the issue-4 reference model trained through the project's own engine
+ * (`trainOnRows`: resolved spec, preprocessing, masked per-task losses, loss weighting, Adam — the
+ * path the worker runs), on synthetic data shaped like ../shared/bench/torch_peer.py's.
+ *
+ *   npm run bench:train -- --json [--n 20000] [--epochs 3] [--batch 256] [--tasks 3]
+ *                                 [--backend auto|blas|wasm|cpu|tensorflow] [--affinity]
+ *                                 [--shared 256,128] [--predict-batch 1024] [--cpu-prof out.cpuprofile]
+ *
+ * Reference model: 784 inputs → Dense 256 relu → Dense 128 relu (shared) → heads: softmax over 10
+ * classes, sigmoid binary, linear regression (with --tasks N, N heads cycling those three kinds);
+ * Adam 1e-3; the sum of the task losses (static weights 1). Inputs are N(0, 1), targets come from a
+ * random linear teacher (784 → one column per output) as in the peer. No validation split, no early
+ * stopping, task affinity off unless --affinity (it costs one extra backward pass per task on 8
+ * sampled steps per epoch).
+ *
+ * Prints one JSON line: trainSamplesPerSec (epochs after the first), predictSamplesPerSec (one
+ * forward pass per 1024 rows, through the predictor's forwardPass), backend, kernels, peak RSS, and
+ * per-epoch numbers (tensor count after each epoch: it must stay flat). --cpu-prof writes a V8 CPU
+ * profile of the epochs after the first (open it in Chrome DevTools).
+ */
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import * as tf from '@tensorflow/tfjs';
+import { selectBackend, type BackendPreference } from '../src/mtl/backend.js';
+import { ColumnInference } from '../src/mtl/column-inference.js';
+import { disposeModel, trainOnRows } from '../src/mtl/pipeline.js';
+import { forwardPass } from '../src/mtl/predictor.js';
+import { resolveSpec } from '../src/mtl/spec-resolution.js';
+import type { TaskType, TrainingSpec } from '../src/mtl/spec.js';
+import type { Row } from '../src/mtl/values.js';
+
+interface Options {
+  json: boolean;
+  n: number;
+  epochs: number;
+  batch: number;
+  tasks: number;
+  backend: BackendPreference;
+  affinity: boolean;
+  shared: number[];
+  predictBatch: number;
+  inputs: number;
+  cpuProf?: string;
+}
+
+function parseArgs(argv: string[]): Options {
+  const o: Options = {
+    json: false, n: 20000, epochs: 3, batch: 256, tasks: 3, backend: (process.env.TF_BACKEND as BackendPreference) || 'auto',
+    affinity: false, shared: [256, 128], predictBatch: 1024, inputs: 784,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const next = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a value`);
+      return v;
+    };
+    if (a === '--json') o.json = true;
+    else if (a === '--n') o.n = Number(next());
+    else if (a === '--epochs') o.epochs = Number(next());
+    else if (a === '--batch') o.batch = Number(next());
+    else if (a === '--tasks') o.tasks = Number(next());
+    else if (a === '--backend') o.backend = next() as BackendPreference;
+    else if (a === '--affinity') o.affinity = true;
+    else if (a === '--no-affinity') o.affinity = false;
+    else if (a === '--shared') o.shared = next().split(',').map(Number);
+    else if (a === '--predict-batch') o.predictBatch = Number(next());
+    else if (a === '--inputs') o.inputs = Number(next());
+    else if (a === '--cpu-prof') o.cpuProf = next();
+    else throw new Error(`unknown option ${a}`);
+  }
+  return o;
+}
+
+const KINDS: TaskType[] = ['classification', 'binary', 'regression'];
+const WIDTH: Record<string, number> = { classification: 10, binary: 1, regression: 1 };
+
+/** Seeded standard normals (xorshift + Box–Muller). */
+function normals(seed: number) {
+  let s = seed >>> 0 || 1;
+  const u = () => {
+    s ^= s << 13; s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5; s >>>= 0;
+    return (s + 0.5) / 4294967296;
+  };
+  return () => Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u());
+}
+
+/** Synthetic rows: `inputs` N(0,1) features f0…; per task, a target from its columns of a linear teacher. */
+function syntheticRows(n: number, inputs: number, kinds: TaskType[]): Row[] {
+  const rand = normals(12345);
+  const outCols = kinds.reduce((a, k) => a + WIDTH[k], 0);
+  const teacher = new Float32Array(inputs * outCols);
+  for (let i = 0; i < teacher.length; i++) teacher[i] = rand() / Math.sqrt(inputs);
+  const names = Array.from({ length: inputs }, (_, j) => `f${j}`);
+  const rows: Row[] = new Array(n);
+  const x = new Float64Array(inputs);
+  const t = new Float64Array(outCols);
+  for (let r = 0; r < n; r++) {
+    const row: Row = {};
+    for (let j = 0; j < inputs; j++) {
+      x[j] = rand();
+      row[names[j]] = x[j];
+    }
+    t.fill(0);
+    for (let j = 0; j < inputs; j++) {
+      const xj = x[j];
+      const base = j * outCols;
+      for (let c = 0; c < outCols; c++) t[c] += xj * teacher[base + c];
+    }
+    let c = 0;
+    kinds.forEach((k, ti) => {
+      if (k === 'classification') {
+        let best = 0;
+        for (let q = 1; q < 10; q++) if (t[c + q] > t[c + best]) best = q;
+        row[`task${ti}`] = best;
+      } else if (k === 'binary') row[`task${ti}`] = t[c] > 0 ? 1 : 0;
+      else row[`task${ti}`] = t[c];
+      c += WIDTH[k];
+    });
+    rows[r] = row;
+  }
+  return rows;
+}
+
+const median = (v: number[]) => {
+  const s = [...v].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+async function main(): Promise<void> {
+  const o = parseArgs(process.argv.slice(2));
+  const backend = await selectBackend(o.backend);
+  const kinds = Array.from({ length: o.tasks }, (_, i) => KINDS[i % KINDS.length]);
+  const rows = syntheticRows(o.n, o.inputs, kinds);
+  const header = Object.keys(rows[0]);
+  const inference = new ColumnInference(header);
+  rows.forEach((r) => inference.add(r));
+  const summary = { id: 'synthetic', name: 'synthetic', rows: rows.length, columns: inference.columns() };
+  const spec: TrainingSpec = {
+    datasetId: 'synthetic',
+    features: Array.from({ length: o.inputs }, (_, j) => ({ name: `f${j}`, type: 'numeric' as const })),
+    tasks: kinds.map((type, i) => ({ name: `task${i}`, type })),
+    architecture: { type: 'hard-sharing', sharedLayers: o.shared, headLayers: [], activation: 'relu' },
+    lossWeighting: { strategy: 'static' },
+    training: { epochs: o.epochs, batchSize: o.batch, learningRate: 1e-3, validationSplit: 0, earlyStopping: false, affinity: o.affinity, seed: 42 },
+  };
+  const resolved = resolveSpec(spec, summary);
+
+  const tensorsBefore = tf.memory().numTensors;
+  const tensorsPerEpoch: number[] = [];
+  const rssPerEpochMiB: number[] = [];
+  const session = o.cpuProf ? new Session() : null;
+  session?.connect();
+  const trained = await trainOnRows(resolved, rows, {
+    onEpoch: async (report) => {
+      tensorsPerEpoch.push(tf.memory().numTensors);
+      rssPerEpochMiB.push(Math.round(process.memoryUsage().rss / 2 ** 20));
+      if (session && report.epoch === 1) {
+        await session.post('Profiler.enable');
+        await session.post('Profiler.setSamplingInterval', { interval: 100 });
+        await session.post('Profiler.start');
+      }
+    },
+  });
+  if (session && o.cpuProf) {
+    const { profile } = await session.post('Profiler.stop');
+    writeFileSync(o.cpuProf, JSON.stringify(profile));
+    session.disconnect();
+  }
+  const h = trained.result.history;
+  const warm = h.length > 1 ? h.slice(1) : h;
+  const warmMs = warm.reduce((a, e) => a + e.durationMs, 0);
+  const trainSamplesPerSec = (trained.rows.train * warm.length * 1000) / warmMs;
+  const steps = Math.ceil(trained.rows.train / o.batch);
+
+  // Prediction: the serving model, one forward pass (every head) per `predictBatch` rows, as the predictor runs it.
+  const inputSize = trained.preprocessing.inputSize;
+  const xs = new Float32Array(o.predictBatch * inputSize);
+  const rand = normals(777);
+  for (let i = 0; i < xs.length; i++) xs[i] = rand();
+  forwardPass(trained.model.serving, inputSize, xs, o.predictBatch); // warm-up
+  const passes = Math.max(1, Math.floor(o.n / o.predictBatch));
+  const predictTimes: number[] = [];
+  for (let i = 0; i < passes; i++) {
+    const t0 = performance.now();
+    forwardPass(trained.model.serving, inputSize, xs, o.predictBatch);
+    predictTimes.push(performance.now() - t0);
+  }
+  const predictSamplesPerSec = (o.predictBatch * passes * 1000) / predictTimes.reduce((a, b) => a + b, 0);
+
+  const ownedWeights = trained.model.serving.weights.length;
+  const tensorsAfter = tf.memory().numTensors;
+  disposeModel(trained.model);
+  const result = {
+    engine: 'mtl-service',
+    backend: backend.name,
+    package: backend.detail,
+    kernels: backend.kernels,
+    n: o.n,
+    batch: o.batch,
+    epochs: o.epochs,
+    tasks: o.tasks,
+    heads: kinds.map((k) => k.slice(0, 3)).join(','),
+    shared: o.shared,
+    affinity: o.affinity,
+    trainSamplesPerSec: Math.round(trainSamplesPerSec * 10) / 10,
+    msPerStep: Math.round((warmMs / (warm.length * steps)) * 1000) / 1000,
+    predictSamplesPerSec: Math.round(predictSamplesPerSec * 10) / 10,
+    predictMsPerPass: Math.round(median(predictTimes) * 1000) / 1000,
+    epochSamplesPerSec: h.map((e) => Math.round(e.samplesPerSec)),
+    epochLoss: h.map((e) => Math.round(e.loss * 1e4) / 1e4),
+    tensorsPerEpoch,
+    tensorsLeaked: tf.memory().numTensors - tensorsBefore,
+    tensorsHeldByModel: tensorsAfter - tensorsBefore - ownedWeights,
+    rssPerEpochMiB,
+    peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+  };
+  if (o.json) console.log(JSON.stringify(result));
+  else console.log(result);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
