@@ -5,11 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ModelCache } from '../../src/api/model-cache.js';
 import { BatcherClosedError } from '../../src/api/predict-batcher.js';
+import { servePredictions } from '../../src/api/serve-predictions.js';
 import { encodeInstances } from '../../src/mtl/predictor.js';
 import { ModelStore } from '../../src/store/model-store.js';
 import { NotFoundError } from '../../src/store/store-errors.js';
 import { tf, useTestBackend } from '../helpers/backend.js';
-import { digitInstances, trainDigitsModel } from '../helpers/digits-model.js';
+import { assertSamePredictions, digitInstances, trainDigitsModel } from '../helpers/digits-model.js';
 
 let dir: string;
 let store: ModelStore;
@@ -76,6 +77,35 @@ describe('ModelCache', () => {
     await assert.rejects(cache.get(ids[2]), NotFoundError);
     assert.equal(cache.size, 0);
     await cache.settled();
+    assert.equal(tf.memory().numTensors, baseline);
+  });
+
+  it('answers every request right while two models keep evicting each other, and leaks nothing', async () => {
+    const instances = digitInstances(50, 2);
+    const roomy = new ModelCache(store, { capacity: 2 });
+    const expected = await Promise.all(ids.slice(0, 2).map(async (id) => (await servePredictions(roomy, id, instances)).predictions));
+    roomy.clear();
+    await roomy.settled();
+
+    const cramped = new ModelCache(store, { capacity: 1, maxBatch: 64, maxDelayMs: 5 });
+    const answers = await Promise.all(Array.from({ length: 30 }, (_, i) => servePredictions(cramped, ids[i % 2], instances)));
+    answers.forEach(({ model, predictions }, i) => {
+      assert.equal(model.id, ids[i % 2]);
+      assertSamePredictions(predictions, expected[i % 2]);
+    });
+    cramped.clear();
+    await cramped.settled();
+
+    // Batching off, a request cut into passes: its model is evicted between two passes, so it is loaded again and the request finishes.
+    const unbatched = new ModelCache(store, { capacity: 1, maxBatch: 4, maxDelayMs: 0 });
+    const many = digitInstances(60, 20);
+    const [long] = await Promise.all([servePredictions(unbatched, ids[0], many), servePredictions(unbatched, ids[1], instances)]);
+    const single = new ModelCache(store, { capacity: 1 });
+    assertSamePredictions(long.predictions, (await servePredictions(single, ids[0], many)).predictions);
+    for (const cache of [unbatched, single]) {
+      cache.clear();
+      await cache.settled();
+    }
     assert.equal(tf.memory().numTensors, baseline);
   });
 
