@@ -34,8 +34,15 @@ interface Entry {
   evicted: boolean;
 }
 
-/** Names resolved to ids are remembered this long at most, and this many at most. */
+/** Most names remembered with the id they resolved to (each for at most `recheckMs`). */
 const MAX_NAMES = 1024;
+
+export interface ModelCacheObserver {
+  /** A lookup found the model loaded (hit) or had to load it (miss). */
+  onLookup?: (hit: boolean) => void;
+  /** A forward pass of `rows` rows ran. */
+  onPass?: (rows: number) => void;
+}
 
 /**
  * Loaded models, least recently used first, at most `capacity` of them. A model is loaded once
@@ -45,13 +52,6 @@ const MAX_NAMES = 1024;
  * stored as it was loaded, so models deleted or replaced by another process are noticed without a
  * restart; names resolve to their latest version with the same freshness.
  */
-export interface ModelCacheObserver {
-  /** A lookup found the model loaded (hit) or had to load it (miss). */
-  onLookup?: (hit: boolean) => void;
-  /** A forward pass of `rows` rows ran. */
-  onPass?: (rows: number) => void;
-}
-
 export class ModelCache {
   private readonly entries = new Map<string, Entry>();
   private observer: ModelCacheObserver = {};
