@@ -131,7 +131,12 @@ export class ModelCache {
     const { inputSize } = metadata.preprocessing;
     const forward = (x: Float32Array, rows: number) => forwardPass(serving, inputSize, x, rows);
     // Warm-up: the first pass sets up the backend's kernels and buffers; no request should pay for it.
-    forward(new Float32Array(inputSize), 1);
+    try {
+      forward(new Float32Array(inputSize), 1);
+    } catch (err) {
+      serving.dispose();
+      throw err;
+    }
     entry.stamp = stamp;
     entry.checkedAt = Date.now();
     return { id, metadata, serving, batcher: new PredictBatcher({ forward, inputSize, maxBatch: this.args.maxBatch, maxDelayMs: this.args.maxDelayMs, onPass: (rows) => this.observer.onPass?.(rows) }) };
