@@ -8,6 +8,8 @@
  *       [--backends blas,wasm] [--tasks 3] [--affinity-cost] [--peer ../shared/bench/torch_peer.py]
  *       [--peer-threads 1] [--json]
  *
+ * A backend may carry environment settings for its runs: `--backends blas,blas@MTL_BLAS_THREADS=2`.
+ *
  * --affinity-cost also runs our engine with task affinity on (the service's default), to show what
  * it costs. Needs /usr/bin/python3 with torch (Debian: apt-get install python3-torch
  * libopenblas0-pthread).
@@ -47,8 +49,12 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env):
 }
 
 const peer = () => run(python, [peerPath, ...common, '--threads', opt('peer-threads', '1')]);
-const ours = (backend: string, affinity = false) =>
-  run(process.execPath, ['--import', 'tsx', join(repo, 'bench', 'train.ts'), '--json', ...common, '--tasks', tasks, '--backend', backend, ...(affinity ? ['--affinity'] : [])]);
+/** `blas`, or `blas@MTL_BLAS_THREADS=2@MTL_FUSED=0`: a backend with environment settings for its run. */
+const ours = (spec: string, affinity = false) => {
+  const [backend, ...settings] = spec.split('@');
+  const env = { ...process.env, ...Object.fromEntries(settings.map((kv) => kv.split('=') as [string, string])) };
+  return run(process.execPath, ['--import', 'tsx', join(repo, 'bench', 'train.ts'), '--json', ...common, '--tasks', tasks, '--backend', backend, ...(affinity ? ['--affinity'] : [])], env);
+};
 
 if (!existsSync(peerPath)) throw new Error(`PyTorch peer not found at ${peerPath} (--peer <path>)`);
 const variants: { label: string; go: () => Run }[] = [

@@ -24,7 +24,8 @@ const opt = (name: string, def: string) => {
 const n = Number(opt('n', '2560'));
 const batch = Number(opt('batch', '256'));
 const tasks = Number(opt('tasks', '3'));
-const inputs = 784;
+const inputs = Number(opt("inputs", "784"));
+const shared = opt("shared", "256,128").split(",").map(Number);
 const backend = await selectBackend(opt('backend', process.env.TF_BACKEND ?? 'auto') as BackendPreference);
 
 const KINDS: TaskType[] = ['classification', 'binary', 'regression'];
@@ -42,7 +43,7 @@ const spec = resolveSpec(
     datasetId: 'p',
     features: Array.from({ length: inputs }, (_, j) => ({ name: `f${j}` })),
     tasks: kinds.map((type, i) => ({ name: `task${i}`, type })),
-    architecture: { sharedLayers: [256, 128] },
+    architecture: { sharedLayers: shared },
     training: { epochs: 2, batchSize: batch, validationSplit: 0, earlyStopping: false, affinity: false },
   },
   { id: 'p', name: 'p', rows: n, columns: inf.columns() },

@@ -152,12 +152,15 @@ async function main(): Promise<void> {
   const tensorsBefore = tf.memory().numTensors;
   const tensorsPerEpoch: number[] = [];
   const rssPerEpochMiB: number[] = [];
+  const cpuAtEpoch: number[] = [];
   const session = o.cpuProf ? new Session() : null;
   session?.connect();
   const trained = await trainOnRows(resolved, rows, {
     onEpoch: async (report) => {
       tensorsPerEpoch.push(tf.memory().numTensors);
       rssPerEpochMiB.push(Math.round(process.memoryUsage().rss / 2 ** 20));
+      const cpu = process.cpuUsage();
+      cpuAtEpoch.push((cpu.user + cpu.system) / 1000);
       if (session && report.epoch === 1) {
         await session.post('Profiler.enable');
         await session.post('Profiler.setSamplingInterval', { interval: 100 });
@@ -208,6 +211,9 @@ async function main(): Promise<void> {
     affinity: o.affinity,
     trainSamplesPerSec: Math.round(trainSamplesPerSec * 10) / 10,
     msPerStep: Math.round((warmMs / (warm.length * steps)) * 1000) / 1000,
+    // CPU time (all threads) per step over the epochs after the first, per-epoch evaluation included:
+    // a load-independent measure of the work a step takes (wall time on a shared machine is not).
+    cpuMsPerStep: cpuAtEpoch.length > 1 ? Math.round(((cpuAtEpoch.at(-1)! - cpuAtEpoch[0]) / ((cpuAtEpoch.length - 1) * steps)) * 1000) / 1000 : null,
     predictSamplesPerSec: Math.round(predictSamplesPerSec * 10) / 10,
     predictMsPerPass: Math.round(median(predictTimes) * 1000) / 1000,
     epochSamplesPerSec: h.map((e) => Math.round(e.samplesPerSec)),

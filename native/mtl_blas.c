@@ -8,10 +8,12 @@
  *       C[i] = op(A[i]) · op(B[i]) for i < batch, row-major; a stride of 0 broadcasts that operand.
  *   epilogue(C, rows, cols, bias | null, activation, alpha)
  *       in place: C += bias (one value per column, or a single value), then the activation
- *       (0 linear, 1 relu, 2 relu6, 3 elu, 4 sigmoid, 5 leakyrelu with alpha).
+ *       (0 linear, 1 relu, 2 relu6, 3 elu, 4 sigmoid, 5 leakyrelu with alpha, 6 tanh).
  *   adam(value, grad, m, v, outValue, outM, outV, beta1, oneMinusBeta1, beta2, oneMinusBeta2,
  *        oneMinusAccBeta1, oneMinusAccBeta2, epsilon, negLearningRate)
  *       one Adam step, in float32, in the same order of operations as tfjs's AdamOptimizer.
+ *   adamInPlace(value, grad, m, v, beta1, …, negLearningRate)
+ *       the same step written over value, m and v (the caller checks nothing else shares them).
  *   sumRows(x, rows, cols, out)   out[j] = Σ_i x[i, j] (double accumulator, as the cpu Sum kernel)
  *   binary(op, out, a, b, d0, d1, d2, sa0, sa1, sa2, sb0, sb1, sb2)
  *       out[i0,i1,i2] = a[i0*sa0 + i1*sa1 + i2*sa2] (op) b[…] over a (collapsed, ≤ 3-d) broadcast:
@@ -19,10 +21,18 @@
  *       6 squared difference. float32 in and out, one rounding per op as in JS.
  *   unary(op, x, out, alpha)
  *       out[i] = f(x[i]): 0 relu, 1 step (alpha below 0, NaN kept), 2 neg, 3 exp, 4 log, 5 log1p,
- *       6 abs, 7 sqrt, 8 square, 9 sigmoid, 10 elu, 11 relu6.
- *   threads() / setThreads(n) / info()
+ *       6 abs, 7 sqrt, 8 square, 9 sigmoid, 10 elu, 11 relu6, 12 tanh.
+ *   activationGrad(op, dy, y, out)
+ *       out = dy · f'(x) from the activation's output y, as tfjs's gradients compute it: 1 relu
+ *       (dy · step(y)), 3 elu (EluGrad), 4 sigmoid (dy · y(1 − y)), 6 tanh (dy · (1 − y²)).
+ *   threads() → [ours, OpenBLAS's] / setThreads(ours, openblas) / info()
+ *       products are split over our own threads (see gemm() below), OpenBLAS's pool then set to 1.
  */
+#define _GNU_SOURCE
 #include <math.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -84,6 +94,133 @@ static int get_bool(napi_env env, napi_value v, int *out) {
   return 1;
 }
 
+
+/* ---- our own GEMM threads ------------------------------------------------------------------
+ * OpenBLAS's pool makes the calling thread wait for every worker: on a busy machine one worker
+ * that is not scheduled stalls the whole product (and its idle workers spin). Here OpenBLAS runs
+ * single-threaded and a large product is cut into row or column blocks that the calling thread and
+ * helper threads claim one at a time; the caller never waits for a block nobody has started, so a
+ * helper that is not running only costs its share of the speed-up. Helpers spin briefly after a
+ * block (products come in bursts), then sleep on a condition variable. */
+#define MAX_THREADS 16
+#define PARALLEL_MIN_MACS (1L << 21)
+#define HELPER_SPINS 20000
+#if defined(__x86_64__) || defined(__i386__)
+#define CPU_PAUSE() __builtin_ia32_pause()
+#elif defined(__aarch64__)
+#define CPU_PAUSE() __asm__ __volatile__("yield")
+#else
+#define CPU_PAUSE() ((void)0)
+#endif
+
+typedef struct {
+  int tA, tB, M, N, K, lda, ldb, ldc, splitRows, chunks, per;
+  const float *A, *B;
+  float *C;
+} gemm_job;
+
+/* The job being split, and one atomic ticket naming it: [generation:32][blocks:16][next block:16].
+ * A thread claims a block by advancing the ticket (compare-and-swap), so it can only ever claim a
+ * block of the job the ticket names; the caller rewrites `job` only after every claimed block is
+ * done, so a claimed block reads a stable job. */
+static gemm_job job;
+static _Atomic uint64_t ticket;
+static atomic_int done_blocks, sleeping;
+static uint32_t generation;
+static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pool_cv = PTHREAD_COND_INITIALIZER;
+static pthread_mutex_t caller_mu = PTHREAD_MUTEX_INITIALIZER; /* one split product at a time per process */
+static int pool_threads = 1, helpers_started = 0, blocks_per_thread = 1;
+
+static void gemm_block(const gemm_job *j, int c) {
+  const int lo = c * j->per;
+  int hi = lo + j->per;
+  const int dim = j->splitRows ? j->M : j->N;
+  if (hi > dim) hi = dim;
+  if (lo >= hi) return;
+  if (j->splitRows) { /* rows lo..hi of C: rows of op(A) */
+    const float *a = j->tA ? j->A + lo : j->A + (size_t)lo * j->lda;
+    cblas_sgemm(CblasRowMajor, j->tA ? CblasTrans : CblasNoTrans, j->tB ? CblasTrans : CblasNoTrans, hi - lo, j->N, j->K, 1.0f, a, j->lda, j->B,
+                j->ldb, 0.0f, j->C + (size_t)lo * j->ldc, j->ldc);
+  } else { /* columns lo..hi of C: columns of op(B) */
+    const float *b = j->tB ? j->B + (size_t)lo * j->ldb : j->B + lo;
+    cblas_sgemm(CblasRowMajor, j->tA ? CblasTrans : CblasNoTrans, j->tB ? CblasTrans : CblasNoTrans, j->M, hi - lo, j->K, 1.0f, j->A, j->lda, b,
+                j->ldb, 0.0f, j->C + lo, j->ldc);
+  }
+}
+
+static void claim_blocks(void) {
+  uint64_t t = atomic_load_explicit(&ticket, memory_order_acquire);
+  for (;;) {
+    const uint32_t next = (uint32_t)(t & 0xffff), blocks = (uint32_t)((t >> 16) & 0xffff);
+    if (next >= blocks) return;
+    if (atomic_compare_exchange_weak_explicit(&ticket, &t, t + 1, memory_order_acq_rel, memory_order_acquire)) {
+      gemm_block(&job, (int)next);
+      atomic_fetch_add_explicit(&done_blocks, 1, memory_order_release);
+      t = atomic_load_explicit(&ticket, memory_order_acquire);
+    }
+  }
+}
+
+static void *helper_main(void *arg) {
+  (void)arg;
+  uint64_t seen = atomic_load(&ticket) >> 32;
+  for (;;) {
+    int spins = 0;
+    while ((atomic_load_explicit(&ticket, memory_order_acquire) >> 32) == seen && spins++ < HELPER_SPINS) CPU_PAUSE();
+    if ((atomic_load(&ticket) >> 32) == seen) {
+      pthread_mutex_lock(&pool_mu);
+      atomic_fetch_add(&sleeping, 1);
+      while ((atomic_load(&ticket) >> 32) == seen) pthread_cond_wait(&pool_cv, &pool_mu);
+      atomic_fetch_sub(&sleeping, 1);
+      pthread_mutex_unlock(&pool_mu);
+    }
+    seen = atomic_load(&ticket) >> 32;
+    claim_blocks();
+  }
+  return NULL;
+}
+
+static void start_helpers(void) {
+  while (helpers_started < pool_threads - 1) {
+    pthread_t t;
+    if (pthread_create(&t, NULL, helper_main, NULL) != 0) break;
+    pthread_detach(t);
+    helpers_started++;
+  }
+}
+
+/* C = op(A)·op(B), row-major, leading dims as cblas wants them */
+static void gemm(int tA, int tB, int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc) {
+  const long macs = (long)M * N * K;
+  if (pool_threads <= 1 || macs < PARALLEL_MIN_MACS || pthread_mutex_trylock(&caller_mu) != 0) {
+    cblas_sgemm(CblasRowMajor, tA ? CblasTrans : CblasNoTrans, tB ? CblasTrans : CblasNoTrans, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C, ldc);
+    return;
+  }
+  start_helpers();
+  const int splitRows = M >= N;
+  const int dim = splitRows ? M : N;
+  int chunks = blocks_per_thread * pool_threads;
+  if (dim / chunks < 16) chunks = dim / 16 > 1 ? dim / 16 : 1;
+  gemm_job j = {tA, tB, M, N, K, lda, ldb, ldc, splitRows, chunks, (dim + chunks - 1) / chunks, A, B, C};
+  job = j;
+  atomic_store_explicit(&done_blocks, 0, memory_order_relaxed);
+  generation++;
+  atomic_store_explicit(&ticket, ((uint64_t)generation << 32) | ((uint64_t)chunks << 16), memory_order_seq_cst);
+  if (atomic_load(&sleeping) > 0) {
+    pthread_mutex_lock(&pool_mu);
+    pthread_cond_broadcast(&pool_cv);
+    pthread_mutex_unlock(&pool_mu);
+  }
+  claim_blocks();
+  /* blocks a helper claimed and is still computing */
+  for (long spins = 0; atomic_load_explicit(&done_blocks, memory_order_acquire) < chunks; spins++) {
+    if (spins < 2000) CPU_PAUSE();
+    else sched_yield();
+  }
+  pthread_mutex_unlock(&caller_mu);
+}
+
 static napi_value Sgemm(napi_env env, napi_callback_info info) {
   size_t argc = 12;
   napi_value argv[12];
@@ -114,10 +251,7 @@ static napi_value Sgemm(napi_env env, napi_callback_info info) {
   }
   const int lda = tA ? (int)M : (int)K;
   const int ldb = tB ? (int)K : (int)N;
-  for (int64_t i = 0; i < batch; i++) {
-    cblas_sgemm(CblasRowMajor, tA ? CblasTrans : CblasNoTrans, tB ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, 1.0f,
-                A + i * sA, lda, B + i * sB, ldb, 0.0f, C + i * sC, (int)N);
-  }
+  for (int64_t i = 0; i < batch; i++) gemm(tA, tB, (int)M, (int)N, (int)K, A + i * sA, lda, B + i * sB, ldb, C + i * sC, (int)N);
   return NULL;
 }
 
@@ -171,6 +305,9 @@ static napi_value Epilogue(napi_env env, napi_callback_info info) {
       case 5: /* leakyrelu */
         for (int64_t j = 0; j < cols; j++) row[j] = row[j] < 0.0f ? a * row[j] : row[j];
         break;
+      case 6: /* tanh */
+        for (int64_t j = 0; j < cols; j++) row[j] = (float)tanh((double)row[j]);
+        break;
       default:
         napi_throw_range_error(env, NULL, "mtl_blas.epilogue: unknown activation");
         return NULL;
@@ -179,7 +316,7 @@ static napi_value Epilogue(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-static void adam_loop(const float *restrict w, const float *restrict g, const float *restrict m, const float *restrict v, float *restrict ow,
+__attribute__((noinline)) static void adam_loop(const float *restrict w, const float *restrict g, const float *restrict m, const float *restrict v, float *restrict ow,
                       float *restrict om, float *restrict ov, size_t n, float beta1, float omb1, float beta2, float omb2, float omab1,
                       float omab2, float eps, float neglr) {
   for (size_t i = 0; i < n; i++) {
@@ -192,6 +329,43 @@ static void adam_loop(const float *restrict w, const float *restrict g, const fl
     om[i] = nm;
     ov[i] = nv;
   }
+}
+
+/* in place: the same arithmetic, each element read before it is written */
+__attribute__((noinline)) static void adam_inplace(float *w, const float *restrict g, float *m, float *v, size_t n, float beta1, float omb1,
+                                                   float beta2, float omb2, float omab1, float omab2, float eps, float neglr) {
+  for (size_t i = 0; i < n; i++) {
+    const float gi = g[i];
+    const float nm = m[i] * beta1 + gi * omb1;
+    const float nv = v[i] * beta2 + (gi * gi) * omb2;
+    const float mh = nm / omab1;
+    const float vh = nv / omab2;
+    w[i] = ((mh / (sqrtf(vh) + eps)) * neglr) + w[i];
+    m[i] = nm;
+    v[i] = nv;
+  }
+}
+
+static napi_value AdamInPlace(napi_env env, napi_callback_info info) {
+  size_t argc = 12;
+  napi_value argv[12];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 12) {
+    napi_throw_error(env, NULL, "mtl_blas.adamInPlace: 12 arguments expected");
+    return NULL;
+  }
+  float *w, *g, *m, *v;
+  size_t lw, lg, lm, lv;
+  double d[8];
+  if (!get_f32(env, argv[0], &w, &lw) || !get_f32(env, argv[1], &g, &lg) || !get_f32(env, argv[2], &m, &lm) || !get_f32(env, argv[3], &v, &lv)) return NULL;
+  for (int i = 0; i < 8; i++)
+    if (!get_f64(env, argv[4 + i], &d[i])) return NULL;
+  if (lg != lw || lm != lw || lv != lw || g == w || g == m || g == v || w == m || w == v || m == v) {
+    napi_throw_range_error(env, NULL, "mtl_blas.adamInPlace: arrays differ in length or overlap");
+    return NULL;
+  }
+  adam_inplace(w, g, m, v, lw, (float)d[0], (float)d[1], (float)d[2], (float)d[3], (float)d[4], (float)d[5], (float)d[6], (float)d[7]);
+  return NULL;
 }
 
 static napi_value Adam(napi_env env, napi_callback_info info) {
@@ -351,6 +525,7 @@ static napi_value Unary(napi_env env, napi_callback_info info) {
     case 9: for (size_t i = 0; i < n; i++) out[i] = (float)(1.0 / (1.0 + exp(-(double)x[i]))); break;
     case 10: for (size_t i = 0; i < n; i++) out[i] = x[i] >= 0.0f ? x[i] : (float)(exp((double)x[i]) - 1.0); break;
     case 11: for (size_t i = 0; i < n; i++) out[i] = x[i] < 0.0f ? 0.0f : (x[i] > 6.0f ? 6.0f : x[i]); break;
+    case 12: for (size_t i = 0; i < n; i++) out[i] = (float)tanh((double)x[i]); break;
     default:
       napi_throw_range_error(env, NULL, "mtl_blas.unary: unknown op");
       return NULL;
@@ -358,24 +533,67 @@ static napi_value Unary(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value ActivationGrad(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int64_t op;
+  float *dy, *y, *out;
+  size_t ldy, ly, lo;
+  if (argc < 4 || !get_i64(env, argv[0], &op) || !get_f32(env, argv[1], &dy, &ldy) || !get_f32(env, argv[2], &y, &ly) || !get_f32(env, argv[3], &out, &lo))
+    return NULL;
+  if (ly != ldy || lo != ldy) {
+    napi_throw_range_error(env, NULL, "mtl_blas.activationGrad: arrays differ in length");
+    return NULL;
+  }
+  const size_t n = ldy;
+  switch (op) {
+    case 1: /* dy · step(y): step is 1 above 0, 0 otherwise, NaN for NaN (written branch-free so it vectorises) */
+      for (size_t i = 0; i < n; i++) {
+        const float s = y[i] > 0.0f ? 1.0f : 0.0f;
+        out[i] = dy[i] * (y[i] == y[i] ? s : y[i]);
+      }
+      break;
+    case 3: for (size_t i = 0; i < n; i++) out[i] = y[i] >= 0.0f ? dy[i] : (float)((double)dy[i] * ((double)y[i] + 1.0)); break;
+    case 4: for (size_t i = 0; i < n; i++) out[i] = dy[i] * (y[i] * (1.0f - y[i])); break;
+    case 6: for (size_t i = 0; i < n; i++) out[i] = (1.0f - y[i] * y[i]) * dy[i]; break;
+    default:
+      napi_throw_range_error(env, NULL, "mtl_blas.activationGrad: unsupported activation");
+      return NULL;
+  }
+  return NULL;
+}
+
+/* threads() → [our GEMM threads, OpenBLAS's own threads] */
 static napi_value Threads(napi_env env, napi_callback_info info) {
-  napi_value out;
+  napi_value out, a, b;
+  CHECK(napi_create_array_with_length(env, 2, &out));
+  CHECK(napi_create_int32(env, pool_threads, &a));
 #ifdef MTL_OPENBLAS
-  CHECK(napi_create_int32(env, openblas_get_num_threads(), &out));
+  CHECK(napi_create_int32(env, openblas_get_num_threads(), &b));
 #else
-  CHECK(napi_create_int32(env, 1, &out));
+  CHECK(napi_create_int32(env, 1, &b));
 #endif
+  CHECK(napi_set_element(env, out, 0, a));
+  CHECK(napi_set_element(env, out, 1, b));
   return out;
 }
 
+/* setThreads(ours, openblas): threads splitting each large product (1: none), OpenBLAS's own pool (0: leave as is) */
 static napi_value SetThreads(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  int64_t n;
+  size_t argc = 2;
+  napi_value argv[2];
+  int64_t n, ob = 0;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 1 || !get_i64(env, argv[0], &n)) return NULL;
+  if (argc >= 2 && !get_i64(env, argv[1], &ob)) return NULL;
+  pthread_mutex_lock(&caller_mu);
+  pool_threads = n < 1 ? 1 : (n > MAX_THREADS ? MAX_THREADS : (int)n);
+  const char *bpt = getenv("MTL_BLAS_BLOCKS");
+  if (bpt && atoi(bpt) > 0 && atoi(bpt) <= 8) blocks_per_thread = atoi(bpt);
+  pthread_mutex_unlock(&caller_mu);
 #ifdef MTL_OPENBLAS
-  if (n > 0) openblas_set_num_threads((int)n);
+  if (ob > 0) openblas_set_num_threads((int)ob);
 #endif
   return NULL;
 }
@@ -397,9 +615,11 @@ static napi_value Init(napi_env env, napi_value exports) {
     {"sgemm", NULL, Sgemm, NULL, NULL, NULL, napi_enumerable, NULL},
     {"epilogue", NULL, Epilogue, NULL, NULL, NULL, napi_enumerable, NULL},
     {"adam", NULL, Adam, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"adamInPlace", NULL, AdamInPlace, NULL, NULL, NULL, napi_enumerable, NULL},
     {"sumRows", NULL, SumRows, NULL, NULL, NULL, napi_enumerable, NULL},
     {"binary", NULL, Binary, NULL, NULL, NULL, napi_enumerable, NULL},
     {"unary", NULL, Unary, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"activationGrad", NULL, ActivationGrad, NULL, NULL, NULL, napi_enumerable, NULL},
     {"threads", NULL, Threads, NULL, NULL, NULL, napi_enumerable, NULL},
     {"setThreads", NULL, SetThreads, NULL, NULL, NULL, napi_enumerable, NULL},
     {"info", NULL, Info, NULL, NULL, NULL, napi_enumerable, NULL},

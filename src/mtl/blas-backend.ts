@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { loadNativeBlas, type NativeBlas } from './native-blas.js';
 
@@ -5,12 +6,22 @@ import { loadNativeBlas, type NativeBlas } from './native-blas.js';
 export const BLAS_BACKEND = 'blas';
 /** The fused Adam update kernel (see FusedAdamOptimizer); outputs [value, m, v]. */
 export const FUSED_ADAM_KERNEL = 'MtlFusedAdam';
+/** A whole Dense layer, act(x·W + b), as one kernel with its own gradient (see fused-forward.ts). */
+export const DENSE_KERNEL = 'MtlDense';
+/** dy · act'(x) from the activation's output y (the Dense gradient's first step). */
+export const ACTIVATION_GRAD_KERNEL = 'MtlActivationGrad';
+/** One task's masked loss from its logits: outputs [mean, sum, count, ∂mean/∂logits] (see losses.ts). */
+export const MASKED_LOSS_KERNEL = 'MtlMaskedLoss';
+/** Σ_t w_t · l_t over scalar losses l0, l1, … (attrs weights): a static/DWA loss combination as one kernel. */
+export const WEIGHTED_SUM_KERNEL = 'MtlWeightedSum';
+/** Activations the fused Dense kernel and its gradient cover. */
+export const DENSE_ACTIVATIONS = ['linear', 'relu', 'elu', 'sigmoid', 'tanh'] as const;
 
 type BackendValues = Float32Array | Int32Array | Uint8Array | Uint8Array[];
 
 /** The parts of tfjs-backend-cpu's MathBackendCPU the kernels below use. */
 interface CpuBackend extends tf.KernelBackend {
-  data: { get(dataId: object): { values: BackendValues } };
+  data: { get(dataId: object): { values: BackendValues; refCount: number } };
   makeTensorInfo(shape: number[], dtype: tf.DataType, values?: BackendValues): tf.TensorInfo;
 }
 
@@ -28,6 +39,7 @@ export interface BlasBackendInfo {
 }
 
 let registered: BlasBackendInfo | undefined;
+let native: NativeBlas | undefined;
 
 /**
  * Registers the `blas` backend once: a fresh instance of tfjs's `cpu` backend (tensor data are
@@ -37,17 +49,23 @@ let registered: BlasBackendInfo | undefined;
  *   strided loops), bias and activation in one native pass;
  * - `GatherV2` on axis 0 (batch rows): row copies instead of per-element index arithmetic;
  * - `Sum` over the leading axes (bias gradients): one pass instead of a transpose then a sum;
+ * - `Pack` of same-shape float32 tensors on axis 0 (a step's statistics): one copy;
  * - float32 elementwise kernels (Add, Sub, Multiply, RealDiv, Maximum, Minimum,
  *   SquaredDifference with broadcasting; Relu, Step, Neg, Exp, Log, Log1p, Abs, Sqrt, Square,
- *   Sigmoid, Elu, Relu6): one native loop each. The cpu backend's generic loops call the operation
+ *   Sigmoid, Elu, Relu6, Tanh): one native loop each. The cpu backend's generic loops call the operation
  *   through a shared closure, and its broadcasting path allocates index arrays for every element
  *   (a bias add of 256×256 took milliseconds);
- * - `MtlFusedAdam` (new): the whole Adam update of one variable in one native loop.
+ * - `MtlFusedAdam` (new): the whole Adam update of one variable in one native loop;
+ * - `MtlDense`, `MtlActivationGrad`, `MtlMaskedLoss`, `MtlWeightedSum` (new): a Dense layer, a
+ *   task's masked loss and the weighted sum of the task losses as one kernel each, with gradients, for the trainer's fused path (fused-forward.ts,
+ *   losses.ts): a training step then runs about a third of the kernels, and tfjs's per-kernel
+ *   bookkeeping (tape, saved-tensor clones, scopes) is what a step of a small model mostly costs.
  *
  * Each computes what the cpu kernel computes (float32, same operation order where it matters; the
  * matmul's float32 accumulation differs from the JS double accumulation by ~1e-7 relative).
  * Inputs the fast paths do not cover (other dtypes, odd broadcasts, prelu) go to the cpu kernel.
- * `MTL_BLAS_THREADS` sets OpenBLAS's thread count (default: OpenBLAS's own, i.e. one per core).
+ * `MTL_BLAS_THREADS` sets how many threads share each large matrix product (default: one per core,
+ * at most 4).
  */
 export function registerBlasBackend(): BlasBackendInfo {
   if (registered) return registered;
@@ -56,8 +74,13 @@ export function registerBlasBackend(): BlasBackendInfo {
   const cpuFactory = tf.findBackendFactory('cpu');
   if (!cpuFactory) return (registered = { ok: false, reason: 'the tfjs cpu backend is not registered', kernels: [] });
   const blas = load.blas;
-  const threads = Number(process.env.MTL_BLAS_THREADS);
-  if (Number.isInteger(threads) && threads > 0) blas.setThreads(threads);
+  native = blas;
+  const requested = Number(process.env.MTL_BLAS_THREADS);
+  const threads = Number.isInteger(requested) && requested > 0 ? requested : Math.min(availableParallelism(), 4);
+  // Our own block-splitting threads with OpenBLAS single-threaded (see native/mtl_blas.c gemm()),
+  // or OpenBLAS's pool with MTL_BLAS_POOL=openblas (its workers stall a busy machine: measured slower).
+  if (process.env.MTL_BLAS_POOL === 'openblas') blas.setThreads(1, threads);
+  else blas.setThreads(threads, 1);
 
   tf.registerBackend(BLAS_BACKEND, () => {
     const backend = cpuFactory() as tf.KernelBackend & { firstUse?: boolean };
@@ -76,16 +99,30 @@ export function registerBlasBackend(): BlasBackendInfo {
     ['_FusedMatMul', fusedMatMulKernel(blas, original('_FusedMatMul'))],
     ['GatherV2', gatherKernel(original('GatherV2'))],
     ['Sum', sumKernel(blas, original('Sum'))],
+    ['Pack', packKernel(original('Pack'))],
     ...Object.entries(BINARY_OPS).map(([name, op]) => [name, binaryKernel(blas, op, original(name))] as const),
     ...Object.entries(UNARY_OPS).map(([name, op]) => [name, unaryKernel(blas, op, original(name))] as const),
   ] as const;
   for (const [name, fn] of replaced) replace(name, fn);
-  tf.registerKernel({ kernelName: FUSED_ADAM_KERNEL, backendName: BLAS_BACKEND, kernelFunc: fusedAdamKernel(blas) as unknown as tf.KernelFunc });
+  const added = [
+    [FUSED_ADAM_KERNEL, fusedAdamKernel(blas)],
+    [DENSE_KERNEL, denseKernel(blas)],
+    [ACTIVATION_GRAD_KERNEL, activationGradKernel(blas)],
+    [MASKED_LOSS_KERNEL, maskedLossKernel],
+    [WEIGHTED_SUM_KERNEL, weightedSumKernel],
+  ] as const;
+  for (const [name, fn] of added) tf.registerKernel({ kernelName: name, backendName: BLAS_BACKEND, kernelFunc: fn as unknown as tf.KernelFunc });
+  registerFusedGradients();
   return (registered = {
     ok: true,
-    kernels: [...replaced.map(([n]) => n), FUSED_ADAM_KERNEL],
-    library: `${blas.info()}, ${blas.threads()} thread${blas.threads() === 1 ? '' : 's'}`,
+    kernels: [...replaced.map(([n]) => n), ...added.map(([n]) => n)],
+    library: `${blas.info()}, ${describeThreads(blas.threads())}`,
   });
+}
+
+function describeThreads([ours, openblas]: [number, number]): string {
+  if (ours > 1) return `${ours} threads (products split into blocks; OpenBLAS single-threaded)`;
+  return openblas > 1 ? `${openblas} OpenBLAS threads` : '1 thread';
 }
 
 const f32 = (backend: CpuBackend, t: tf.TensorInfo): Float32Array | null => {
@@ -141,7 +178,7 @@ function batchMatMulKernel(blas: NativeBlas, fallback: Kernel): Kernel {
   };
 }
 
-const ACTIVATIONS: Record<string, number> = { linear: 0, relu: 1, relu6: 2, elu: 3, sigmoid: 4, leakyrelu: 5 };
+const ACTIVATIONS: Record<string, number> = { linear: 0, relu: 1, relu6: 2, elu: 3, sigmoid: 4, leakyrelu: 5, tanh: 6 };
 
 function fusedMatMulKernel(blas: NativeBlas, fallback: Kernel): Kernel {
   return (args) => {
@@ -177,17 +214,61 @@ function gatherKernel(fallback: Kernel): Kernel {
     const batchDims = (args.attrs?.batchDims as number | undefined) ?? 0;
     const xv = args.backend.data.get(x.dataId).values;
     const iv = args.backend.data.get(indices.dataId).values;
-    if (axis !== 0 || batchDims !== 0 || x.shape.length === 0 || !(xv instanceof Float32Array || xv instanceof Int32Array) || !(iv instanceof Int32Array)) return fallback(args);
-    const dim = x.shape[0];
+    if (axis !== 0 || batchDims !== 0 || x.shape.length === 0 || !(iv instanceof Int32Array)) return fallback(args);
     const row = tf.util.sizeFromShape(x.shape.slice(1));
-    const out = xv instanceof Float32Array ? new Float32Array(iv.length * row) : new Int32Array(iv.length * row);
-    for (let i = 0; i < iv.length; i++) {
-      const r = iv[i];
-      if (!(r >= 0 && r < dim)) return fallback(args); // the cpu kernel throws the usual error
-      if (row === 1) out[i] = xv[r];
-      else out.set(xv.subarray(r * row, r * row + row), i * row);
-    }
+    let out: Float32Array | Int32Array | null = null;
+    if (xv instanceof Float32Array) out = gatherRowsF32(xv, x.shape[0], row, iv);
+    else if (xv instanceof Int32Array) out = gatherRowsI32(xv, x.shape[0], row, iv);
+    if (!out) return fallback(args); // an index out of range: the cpu kernel throws the usual error
     return args.backend.makeTensorInfo([...indices.shape, ...x.shape.slice(1)], x.dtype, out);
+  };
+}
+
+// One function per element type keeps each loop monomorphic (one polymorphic loop was the slowest
+// part of a small model's step).
+function gatherRowsF32(x: Float32Array, dim: number, row: number, idx: Int32Array): Float32Array | null {
+  const out = new Float32Array(idx.length * row);
+  for (let i = 0; i < idx.length; i++) {
+    const r = idx[i];
+    if (!(r >= 0 && r < dim)) return null;
+    if (row >= 64) out.set(x.subarray(r * row, r * row + row), i * row);
+    else for (let j = 0, o = i * row, s = r * row; j < row; j++) out[o + j] = x[s + j];
+  }
+  return out;
+}
+
+function gatherRowsI32(x: Int32Array, dim: number, row: number, idx: Int32Array): Int32Array | null {
+  const out = new Int32Array(idx.length * row);
+  for (let i = 0; i < idx.length; i++) {
+    const r = idx[i];
+    if (!(r >= 0 && r < dim)) return null;
+    if (row >= 64) out.set(x.subarray(r * row, r * row + row), i * row);
+    else for (let j = 0, o = i * row, s = r * row; j < row; j++) out[o + j] = x[s + j];
+  }
+  return out;
+}
+
+/** Stack of same-shape float32 tensors along a new first axis: their values one after another. */
+function packKernel(fallback: Kernel): Kernel {
+  return (args) => {
+    const inputs = args.inputs as unknown as tf.TensorInfo[];
+    if (Number(args.attrs?.axis ?? 0) !== 0 || inputs.length < 2) return fallback(args);
+    const shape = inputs[0].shape;
+    let size = 0;
+    for (const t of inputs) {
+      const v = f32(args.backend, t);
+      if (!v || !sameShape(t.shape, shape)) return fallback(args);
+      size += v.length;
+    }
+    const out = new Float32Array(size);
+    let offset = 0;
+    for (const t of inputs) {
+      const v = f32(args.backend, t)!;
+      if (v.length === 1) out[offset] = v[0];
+      else out.set(v, offset);
+      offset += v.length;
+    }
+    return args.backend.makeTensorInfo([inputs.length, ...shape], 'float32', out);
   };
 }
 
@@ -198,20 +279,26 @@ function sumKernel(blas: NativeBlas, fallback: Kernel): Kernel {
     const xv = f32(args.backend, x);
     const rank = x.shape.length;
     if (!xv || rank < 2) return fallback(args);
-    const axes = tf.util.parseAxisParam(args.attrs?.axis as number | number[], x.shape).sort((p, q) => p - q);
-    const leading = axes.length < rank && axes.every((a, i) => a === i);
-    if (!leading) return fallback(args);
-    const rows = tf.util.sizeFromShape(x.shape.slice(0, axes.length));
-    const cols = tf.util.sizeFromShape(x.shape.slice(axes.length));
+    const axes = tf.util.parseAxisParam(args.attrs?.axis as number | number[], x.shape);
+    const k = axes.length;
+    if (k >= rank) return fallback(args);
+    // leading axes only: {0, …, k − 1} in any order
+    let mask = 0;
+    for (let i = 0; i < k; i++) mask |= 1 << axes[i];
+    if (mask !== (1 << k) - 1) return fallback(args);
+    let rows = 1;
+    for (let i = 0; i < k; i++) rows *= x.shape[i];
+    const cols = xv.length / Math.max(rows, 1);
     const out = new Float32Array(cols);
     blas.sumRows(xv, rows, cols, out);
-    const shape = args.attrs?.keepDims ? x.shape.map((d, i) => (i < axes.length ? 1 : d)) : x.shape.slice(axes.length);
+    const shape = x.shape.slice(k);
+    if (args.attrs?.keepDims) for (let i = 0; i < k; i++) shape.unshift(1);
     return args.backend.makeTensorInfo(shape, 'float32', out);
   };
 }
 
 const BINARY_OPS: Record<string, number> = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3, Maximum: 4, Minimum: 5, SquaredDifference: 6 };
-const UNARY_OPS: Record<string, number> = { Relu: 0, Step: 1, Neg: 2, Exp: 3, Log: 4, Log1p: 5, Abs: 6, Sqrt: 7, Square: 8, Sigmoid: 9, Elu: 10, Relu6: 11 };
+const UNARY_OPS: Record<string, number> = { Relu: 0, Step: 1, Neg: 2, Exp: 3, Log: 4, Log1p: 5, Abs: 6, Sqrt: 7, Square: 8, Sigmoid: 9, Elu: 10, Relu6: 11, Tanh: 12 };
 
 /**
  * A broadcast of shapes a and b as at most three nested loops: the output's dims with size-1 dims
@@ -226,17 +313,8 @@ export function broadcastLoops(aShape: number[], bShape: number[]): { outShape: 
     return null;
   }
   const r = outShape.length;
-  const stridesOf = (shape: number[]) => {
-    const s = new Array<number>(r).fill(0);
-    let acc = 1;
-    for (let i = r - 1, j = shape.length - 1; i >= 0 && j >= 0; i--, j--) {
-      s[i] = shape[j] === 1 ? 0 : acc;
-      acc *= shape[j];
-    }
-    return s;
-  };
-  const sA = stridesOf(aShape);
-  const sB = stridesOf(bShape);
+  const sA = alignedStrides(aShape, r);
+  const sB = alignedStrides(bShape, r);
   const dims: number[] = [];
   const sa: number[] = [];
   const sb: number[] = [];
@@ -262,16 +340,55 @@ export function broadcastLoops(aShape: number[], bShape: number[]): { outShape: 
   return { outShape, dims, sa, sb };
 }
 
+/** Strides of `shape` aligned to the last `rank` dims of a broadcast output, 0 where it repeats. */
+function alignedStrides(shape: number[], rank: number): number[] {
+  const s = new Array<number>(rank).fill(0);
+  let acc = 1;
+  for (let i = rank - 1, j = shape.length - 1; i >= 0 && j >= 0; i--, j--) {
+    s[i] = shape[j] === 1 ? 0 : acc;
+    acc *= shape[j];
+  }
+  return s;
+}
+
+function sameShape(a: number[], b: number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** One element, in JS: what the native loop would compute, without the call (scalar bookkeeping of a step). */
+function binaryScalar(op: number, x: number, y: number): number {
+  switch (op) {
+    case 0: return x + y;
+    case 1: return x - y;
+    case 2: return x * y;
+    case 3: return x / y;
+    case 4: return Number.isNaN(x) || Number.isNaN(y) ? Number.NaN : x > y ? x : y;
+    case 5: return Number.isNaN(x) || Number.isNaN(y) ? Number.NaN : x < y ? x : y;
+    default: return (x - y) * (x - y);
+  }
+}
+
 function binaryKernel(blas: NativeBlas, op: number, fallback: Kernel): Kernel {
   return (args) => {
     const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
     const av = f32(args.backend, a);
     const bv = f32(args.backend, b);
-    const loops = av && bv ? broadcastLoops(a.shape, b.shape) : null;
-    if (!loops || av!.length === 0 || bv!.length === 0) return fallback(args);
+    if (!av || !bv || av.length === 0 || bv.length === 0) return fallback(args);
+    if (av.length === 1 && bv.length === 1 && a.shape.length === b.shape.length) {
+      return args.backend.makeTensorInfo(a.shape, 'float32', Float32Array.of(binaryScalar(op, av[0], bv[0])));
+    }
+    if (sameShape(a.shape, b.shape)) {
+      const out = new Float32Array(av.length);
+      blas.binary(op, out, av, bv, 1, 1, av.length, 0, 0, 1, 0, 0, 1);
+      return args.backend.makeTensorInfo(a.shape, 'float32', out);
+    }
+    const loops = broadcastLoops(a.shape, b.shape);
+    if (!loops) return fallback(args);
     const { dims, sa, sb } = loops;
     const out = new Float32Array(dims[0] * dims[1] * dims[2]);
-    blas.binary(op, out, av!, bv!, dims[0], dims[1], dims[2], sa[0], sa[1], sa[2], sb[0], sb[1], sb[2]);
+    blas.binary(op, out, av, bv, dims[0], dims[1], dims[2], sa[0], sa[1], sa[2], sb[0], sb[1], sb[2]);
     return args.backend.makeTensorInfo(loops.outShape, 'float32', out);
   };
 }
@@ -309,4 +426,207 @@ function fusedAdamKernel(blas: NativeBlas): Kernel {
       args.backend.makeTensorInfo(value.shape, 'float32', outV),
     ];
   };
+}
+
+/** act(x·W + b) for a 2-d x: inputs x, kernel, bias (optional); attrs activation. */
+function denseKernel(blas: NativeBlas): Kernel {
+  return (args) => {
+    const { x, kernel, bias } = args.inputs as { x: tf.TensorInfo; kernel: tf.TensorInfo; bias?: tf.TensorInfo };
+    const activation = String(args.attrs?.activation ?? 'linear');
+    const code = ACTIVATIONS[activation];
+    const xv = f32(args.backend, x);
+    const wv = f32(args.backend, kernel);
+    const bv = bias ? f32(args.backend, bias) : null;
+    const [m, k] = x.shape;
+    const n = kernel.shape[1];
+    if (!xv || !wv || (bias && !bv) || code === undefined || x.shape.length !== 2 || kernel.shape.length !== 2 || kernel.shape[0] !== k || (bv && bv.length !== n)) {
+      throw new Error(`${DENSE_KERNEL}: float32 x [m, k], kernel [k, n], bias [n] and a supported activation expected`);
+    }
+    const out = new Float32Array(m * n);
+    blas.sgemm(1, false, false, m, n, k, xv, 0, wv, 0, out, 0);
+    if (bv || code !== 0) blas.epilogue(out, m, n, bv, code, 0);
+    return args.backend.makeTensorInfo([m, n], 'float32', out);
+  };
+}
+
+/** Inputs dy, y (the activation's output); attrs activation: dy · act'(x) as tfjs's own gradients compute it. */
+function activationGradKernel(blas: NativeBlas): Kernel {
+  return (args) => {
+    const { dy, y } = args.inputs as { dy: tf.TensorInfo; y: tf.TensorInfo };
+    const code = ACTIVATIONS[String(args.attrs?.activation)];
+    const dyv = f32(args.backend, dy);
+    const yv = f32(args.backend, y);
+    if (!dyv || !yv || code === undefined || code === 0 || code === 2 || code === 5) throw new Error(`${ACTIVATION_GRAD_KERNEL}: unsupported input`);
+    const out = new Float32Array(dyv.length);
+    blas.activationGrad(code, dyv, yv, out);
+    return args.backend.makeTensorInfo(dy.shape, 'float32', out);
+  };
+}
+
+const fr = Math.fround;
+
+/**
+ * One task's masked loss from logits [batch, width] (or [batch, 1]), labels and mask [batch]:
+ * outputs mean = Σ mask·loss / max(Σ mask, 1), the sum, the count, and ∂mean/∂logits. The same
+ * float32 operations in the same order as losses.ts's perRowLoss + maskedLossParts + maskedMean
+ * (sums in double, as the cpu Sum kernel adds); the gradient is that of the composed ops.
+ * attrs: taskType, width.
+ */
+const maskedLossKernel: Kernel = (args) => {
+  const { logits, labels, mask } = args.inputs as Record<'logits' | 'labels' | 'mask', tf.TensorInfo>;
+  const type = String(args.attrs?.taskType);
+  const width = Number(args.attrs?.width);
+  const lv = f32(args.backend, logits);
+  const yv = args.backend.data.get(labels.dataId).values as Float32Array | Int32Array;
+  const mv = f32(args.backend, mask);
+  const rows = mask.shape[0];
+  if (!lv || !mv || lv.length !== rows * (type === 'classification' || type === 'multilabel' ? width : 1)) throw new Error(`${MASKED_LOSS_KERNEL}: bad inputs`);
+  const grad = new Float32Array(lv.length);
+  const rowLoss = new Float32Array(rows);
+  let count = 0;
+  for (let r = 0; r < rows; r++) count += mv[r];
+  count = fr(count);
+  const denom = Math.max(count, 1);
+  if (type === 'classification') {
+    const e = new Float32Array(width);
+    for (let r = 0; r < rows; r++) {
+      const o = r * width;
+      let max = lv[o];
+      for (let j = 0; j < width; j++) if (Number.isNaN(lv[o + j]) || lv[o + j] > max) max = lv[o + j];
+      let s = 0;
+      for (let j = 0; j < width; j++) s += (e[j] = fr(Math.exp(fr(lv[o + j] - max))));
+      const sum32 = fr(s);
+      const logSum = fr(Math.log(sum32));
+      const label = yv[r];
+      const inRange = label >= 0 && label < width;
+      rowLoss[r] = inRange ? fr(-fr(fr(lv[o + label] - max) - logSum)) : 0;
+      const g = fr(mv[r] / denom);
+      // softmax as e / Σe (the composed ops take exp(log-softmax): equal but for the last bit)
+      for (let j = 0; j < width; j++) grad[o + j] = fr(g * fr(fr(e[j] / sum32) - (j === label ? 1 : 0)));
+    }
+  } else if (type === 'binary' || type === 'multilabel') {
+    const w = type === 'multilabel' ? width : 1;
+    for (let r = 0; r < rows; r++) {
+      const g = fr(mv[r] / denom);
+      let acc = 0;
+      for (let j = 0; j < w; j++) {
+        const i = r * w + j;
+        const x = lv[i];
+        const z = yv[i];
+        // max(x, 0) − x·z + log(1 + e^−|x|), and its gradient step(x) − z − sign(x)·e/(1 + e)
+        const ex = fr(Math.exp(fr(-Math.abs(x))));
+        const sce = fr(fr(fr(Math.max(0, x)) - fr(x * z)) + fr(Math.log1p(ex)));
+        acc += w === 1 ? sce : fr(sce / w);
+        const t = fr(ex / fr(ex + 1));
+        const d = Number.isNaN(x) ? Number.NaN : x > 0 ? fr(fr(1 - z) - t) : fr(t - z);
+        grad[i] = w === 1 ? fr(g * d) : fr(fr(g / w) * d);
+      }
+      rowLoss[r] = fr(acc);
+    }
+  } else if (type === 'regression') {
+    for (let r = 0; r < rows; r++) {
+      const d = fr(lv[r] - yv[r]);
+      rowLoss[r] = fr(d * d);
+      grad[r] = fr(fr(mv[r] / denom) * fr(d * 2));
+    }
+  } else {
+    throw new Error(`${MASKED_LOSS_KERNEL}: unknown task type '${type}'`);
+  }
+  let sum = 0;
+  for (let r = 0; r < rows; r++) sum += fr(rowLoss[r] * mv[r]);
+  sum = fr(sum);
+  const mean = fr(sum / denom);
+  const b = args.backend;
+  return [b.makeTensorInfo([], 'float32', Float32Array.of(mean)), b.makeTensorInfo([], 'float32', Float32Array.of(sum)), b.makeTensorInfo([], 'float32', Float32Array.of(count)), b.makeTensorInfo(logits.shape, 'float32', grad)];
+};
+
+/** Σ_t fround(l_t · w_t), accumulated in float32 from 0 in task order, as `losses.reduce(add(acc, mul(l, w)))` does. */
+const weightedSumKernel: Kernel = (args) => {
+  const weights = args.attrs?.weights as number[];
+  let acc = 0;
+  for (let t = 0; t < weights.length; t++) {
+    const v = f32(args.backend, args.inputs[`l${t}`]!);
+    if (!v || v.length !== 1) throw new Error(`${WEIGHTED_SUM_KERNEL}: float32 scalars l0…l${weights.length - 1} expected`);
+    acc = fr(acc + fr(v[0] * fr(weights[t])));
+  }
+  return args.backend.makeTensorInfo([], 'float32', Float32Array.of(acc));
+};
+
+let gradientsRegistered = false;
+
+/** Gradients of the fused kernels (registered once, for every backend that has the kernels). */
+function registerFusedGradients(): void {
+  if (gradientsRegistered) return;
+  gradientsRegistered = true;
+  tf.registerGradient({
+    kernelName: DENSE_KERNEL,
+    inputsToSave: ['x', 'kernel'],
+    outputsToSave: [true],
+    gradFunc: (dy, saved, attrs) => {
+      const [x, kernel, y] = saved;
+      const activation = String((attrs as { activation?: string }).activation ?? 'linear');
+      // dz once for all three (this body runs inside the backprop's scope, which frees it)
+      const dz = activation === 'linear' ? (dy as tf.Tensor) : (tf.engine().runKernel(ACTIVATION_GRAD_KERNEL, { dy: dy as tf.Tensor, y }, { activation }) as tf.Tensor);
+      return {
+        x: () => tf.matMul(dz, kernel, false, true),
+        kernel: () => tf.matMul(x, dz, true, false),
+        bias: () => tf.sum(dz, 0),
+      };
+    },
+  });
+  tf.registerGradient({
+    kernelName: WEIGHTED_SUM_KERNEL,
+    gradFunc: (dy, _saved, attrs) => {
+      const weights = (attrs as { weights: number[] }).weights;
+      const grads: Record<string, () => tf.Tensor> = {};
+      for (let t = 0; t < weights.length; t++) grads[`l${t}`] = () => tf.mul(dy as tf.Tensor, weights[t]);
+      return grads;
+    },
+  });
+  tf.registerGradient({
+    kernelName: MASKED_LOSS_KERNEL,
+    outputsToSave: [false, false, true, true],
+    gradFunc: (dys, saved) => {
+      const [dMean, dSum] = dys as tf.Tensor[];
+      const [count, grad] = saved;
+      return {
+        logits: () => {
+          // ∂mean/∂logits · dMean, plus ∂sum/∂logits · dSum (= ∂mean/∂logits · max(count, 1)) when the sum is used too
+          const fromSum = dSum.dataSync()[0] !== 0 ? tf.mul(dSum, tf.maximum(count, 1)) : null;
+          return tf.mul(grad, fromSum ? tf.add(dMean, fromSum) : dMean);
+        },
+      };
+    },
+  });
+}
+
+export interface AdamAttrs {
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+  learningRate: number;
+  oneMinusAccBeta1: number;
+  oneMinusAccBeta2: number;
+}
+
+/**
+ * One Adam step written over the variable and its moments, on the `blas` backend, when nothing
+ * else shares their buffers (each held by one tensor: a clone kept as the best epoch's weights
+ * shares the variable's buffer, and then this returns false and the caller runs the allocating
+ * kernel). Saves three allocations and three assigns per variable per step. Same arithmetic as
+ * `MtlFusedAdam`.
+ */
+export function adamInPlace(value: tf.Tensor, gradient: tf.Tensor, m: tf.Tensor, v: tf.Tensor, at: AdamAttrs): boolean {
+  if (!native || tf.getBackend() !== BLAS_BACKEND) return false;
+  const data = (tf.backend() as unknown as CpuBackend).data;
+  const w = data.get(value.dataId);
+  const mm = data.get(m.dataId);
+  const vv = data.get(v.dataId);
+  if (w.refCount !== 1 || mm.refCount !== 1 || vv.refCount !== 1) return false;
+  const [wa, ga, ma, va] = [w.values, data.get(gradient.dataId).values, mm.values, vv.values];
+  const n = value.size;
+  if (!(wa instanceof Float32Array && ga instanceof Float32Array && ma instanceof Float32Array && va instanceof Float32Array)) return false;
+  if (wa.length !== n || ga.length !== n || ma.length !== n || va.length !== n) return false;
+  native.adamInPlace(wa, ga, ma, va, at.beta1, 1 - at.beta1, at.beta2, 1 - at.beta2, at.oneMinusAccBeta1, at.oneMinusAccBeta2, at.epsilon, -at.learningRate);
+  return true;
 }

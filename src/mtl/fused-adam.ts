@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { FUSED_ADAM_KERNEL } from './blas-backend.js';
+import { adamInPlace, FUSED_ADAM_KERNEL } from './blas-backend.js';
 
 /** AdamOptimizer's private state, which the fused update reads and writes exactly as the stock one does. */
 interface AdamState {
@@ -15,7 +15,8 @@ interface AdamState {
 
 /**
  * tfjs's Adam with each variable's update done by one `MtlFusedAdam` kernel instead of ~12
- * elementwise kernels (on the `blas` backend, where that kernel exists). Same state (moments,
+ * elementwise kernels (on the `blas` backend, where that kernel exists), written in place over the
+ * variable and its moments when nothing else shares their buffers. Same state (moments,
  * β powers, iteration count), same `getWeights`/`setWeights` (checkpoints move freely between
  * the two), same float32 arithmetic in the same order.
  */
@@ -40,6 +41,7 @@ export class FusedAdamOptimizer extends tf.AdamOptimizer {
         if (gradient == null) return;
         const m = s.accumulatedFirstMoment[i].variable;
         const v = s.accumulatedSecondMoment[i].variable;
+        if (adamInPlace(value, gradient, m, v, attrs)) return;
         const [newValue, newM, newV] = tf.engine().runKernel(FUSED_ADAM_KERNEL, { value, gradient, m, v }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
         m.assign(newM);
         v.assign(newV);

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ResolvedLossWeighting, TaskType } from './spec.js';
+import { weightedSum } from './losses.js';
 
 /**
  * How the task losses become one training signal. `sum` strategies (static, dwa, uncertainty)
@@ -64,7 +65,7 @@ class FixedWeights implements LossWeighting {
   startEpoch(_history: number[][]): void {}
 
   combine(losses: tf.Scalar[]): tf.Scalar {
-    return tf.tidy(() => losses.reduce<tf.Scalar>((acc, l, t) => tf.add(acc, tf.mul(l, this.current[t])), tf.scalar(0)));
+    return weightedSum(losses, this.current);
   }
 
   currentWeights(): number[] {

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { TaskType } from './spec.js';
+import { MASKED_LOSS_KERNEL, WEIGHTED_SUM_KERNEL } from './blas-backend.js';
 
 /**
  * Per-row loss of one head, from logits: softmax cross-entropy (classification), sigmoid
@@ -41,4 +42,31 @@ export function maskedLossParts(type: TaskType, logits: tf.Tensor, labels: tf.Te
 
 export function maskedMean(sum: tf.Scalar, count: tf.Scalar): tf.Scalar {
   return tf.div(sum, tf.maximum(count, 1)) as tf.Scalar;
+}
+
+/** Whether the current backend runs a task's masked loss as one kernel (`fusedMaskedLoss`). */
+export function hasFusedMaskedLoss(): boolean {
+  return tf.getKernel(MASKED_LOSS_KERNEL, tf.getBackend()) !== undefined;
+}
+
+/**
+ * maskedLossParts + maskedMean as one kernel with its own gradient (the `blas` backend): the same
+ * values, recorded as one node instead of a dozen, each with clones of its inputs.
+ */
+export function fusedMaskedLoss(type: TaskType, logits: tf.Tensor, labels: tf.Tensor, mask: tf.Tensor, width: number): { sum: tf.Scalar; count: tf.Scalar; mean: tf.Scalar } {
+  const [mean, sum, count] = tf.engine().runKernel(MASKED_LOSS_KERNEL, { logits, labels, mask }, { taskType: type, width }) as tf.Scalar[];
+  return { sum, count, mean };
+}
+
+/**
+ * Σ_t weights[t] · losses[t]: the static (and DWA) combination of the task losses. One kernel where
+ * the backend has it (`blas`), else the sum of products; the same float32 value either way.
+ */
+export function weightedSum(losses: tf.Scalar[], weights: number[]): tf.Scalar {
+  if (losses.length > 0 && tf.getKernel(WEIGHTED_SUM_KERNEL, tf.getBackend()) !== undefined) {
+    const inputs: tf.NamedTensorMap = {};
+    losses.forEach((l, t) => (inputs[`l${t}`] = l));
+    return tf.engine().runKernel(WEIGHTED_SUM_KERNEL, inputs, { weights: weights.slice(0, losses.length) }) as tf.Scalar;
+  }
+  return tf.tidy(() => losses.reduce<tf.Scalar>((acc, l, t) => tf.add(acc, tf.mul(l, weights[t])), tf.scalar(0)));
 }

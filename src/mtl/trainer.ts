@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Preprocessing } from './preprocessing.js';
 import { asList, type MultiTaskModel } from './model-builder.js';
-import { maskedLossParts, maskedMean } from './losses.js';
+import { fusedMaskedLoss, hasFusedMaskedLoss, maskedLossParts, maskedMean } from './losses.js';
 import { evaluateSplit, type EncodedSplit, type SplitEvaluation } from './evaluation.js';
 import { higherIsBetter, type MetricName, type TaskMetrics } from './metrics.js';
 import type { Monitor, ResolvedLossWeighting, ResolvedSpec } from './spec.js';
@@ -9,6 +9,7 @@ import { createRng, shuffledIndices } from './rng.js';
 import { createLossWeighting, GradNormWeights, projectConflictingGradients, type LossWeighting, type LossWeightingState } from './loss-weighting.js';
 import { TaskAffinityMeter, type TaskAffinity } from './task-affinity.js';
 import { createAdam } from './fused-adam.js';
+import { compileFusedForward, type FusedForward } from './fused-forward.js';
 
 export interface TaskEpochMetrics {
   loss: number | null;
@@ -147,14 +148,22 @@ export async function trainMultiTask(args: TrainArgs): Promise<TrainResult> {
     history: [...history],
     taskLossHistory: taskLossHistory.map((r) => [...r]),
     trainingTimeMs,
-    weights: modelVariables.map((v) => v.dataSync() as Float32Array),
+    // copies: some backends (cpu, blas) hand out the tensor's own buffer, which training goes on updating
+    weights: modelVariables.map((v) => Float32Array.from(v.dataSync() as Float32Array)),
     optimizer: await optimizerState(optimizer),
     weighting: weighting.getState(),
     affinity: affinity?.getState() ?? null,
-    best: best && bestEval ? { epoch: best.epoch, value: best.value, weights: best.weights.map((w) => w.dataSync() as Float32Array), ...bestEval } : null,
+    best: best && bestEval ? { epoch: best.epoch, value: best.value, weights: best.weights.map((w) => Float32Array.from(w.dataSync() as Float32Array)), ...bestEval } : null,
   });
 
-  const ctx: StepContext = { model, optimizer, weighting, allVariables, shared, rng: createRng(options.seed), lossWeighting: args.lossWeighting ?? { strategy: 'static' }, learningRate: options.learningRate };
+  // The fused path (blas backend): each Dense layer and each task's masked loss as one kernel. Same
+  // values; MTL_FUSED=0 turns it off (to compare).
+  const fused = process.env.MTL_FUSED !== '0';
+  const ctx: StepContext = {
+    model, optimizer, weighting, allVariables, shared, rng: createRng(options.seed), lossWeighting: args.lossWeighting ?? { strategy: 'static' }, learningRate: options.learningRate,
+    forward: fused ? compileFusedForward(model.training) : null,
+    fusedLoss: fused && hasFusedMaskedLoss(),
+  };
   try {
     if (args.resume) {
       const r = args.resume;
@@ -313,11 +322,20 @@ interface StepContext {
   rng: () => number;
   lossWeighting: ResolvedLossWeighting;
   learningRate: number;
+  /** The model's logits through fused Dense kernels, when the backend has them and the model is all Dense. */
+  forward: FusedForward | null;
+  /** Each task's masked loss as one kernel (fusedMaskedLoss). */
+  fusedLoss: boolean;
 }
 
 /** Each task's masked mean loss and the parts behind it, from one forward pass. */
-function taskLosses(model: MultiTaskModel, batch: Batch) {
-  const logits = asList(model.training.apply(batch.x, { training: true }) as tf.Tensor | tf.Tensor[]);
+function taskLosses(ctx: StepContext, batch: Batch) {
+  const { model } = ctx;
+  const logits = ctx.forward ? ctx.forward(batch.x) : asList(model.training.apply(batch.x, { training: true }) as tf.Tensor | tf.Tensor[]);
+  if (ctx.fusedLoss) {
+    const parts = model.heads.map((h, t) => fusedMaskedLoss(h.type, logits[t], batch.labels[t].values, batch.labels[t].mask, h.width));
+    return { parts, means: parts.map((p) => p.mean) };
+  }
   const parts = model.heads.map((h, t) => maskedLossParts(h.type, logits[t], batch.labels[t].values, batch.labels[t].mask, h.width));
   return { parts, means: parts.map((p) => maskedMean(p.sum, p.count)) };
 }
@@ -326,7 +344,7 @@ function taskLosses(model: MultiTaskModel, batch: Batch) {
 function sharedGradients(ctx: StepContext, batch: Batch): { flat: tf.Tensor1D[]; losses: number[] } {
   const losses: number[] = [];
   const flat = ctx.model.heads.map((_, t) => {
-    const { value, grads } = tf.variableGrads(() => taskLosses(ctx.model, batch).means[t], ctx.shared);
+    const { value, grads } = tf.variableGrads(() => taskLosses(ctx, batch).means[t], ctx.shared);
     losses.push(value.dataSync()[0]);
     return tf.concat(ctx.shared.map((v) => (grads[v.name] ?? tf.zerosLike(v)).reshape([-1]))) as tf.Tensor1D;
   });
@@ -347,7 +365,7 @@ function trainStep(ctx: StepContext, batch: Batch, affinity: TaskAffinityMeter |
   }
   let stats: tf.Tensor1D | null = null;
   const { grads } = tf.variableGrads(() => {
-    const { parts, means } = taskLosses(model, batch);
+    const { parts, means } = taskLosses(ctx, batch);
     let total = weighting.combine(means);
     stats = tf.keep(tf.stack([...parts.map((p) => p.sum), ...parts.map((p) => p.count), total]) as tf.Tensor1D);
     if (model.regularization) total = tf.add(total, model.regularization());
