@@ -50,6 +50,7 @@ let native: NativeBlas | undefined;
  * - `GatherV2` on axis 0 (batch rows): row copies instead of per-element index arithmetic;
  * - `Sum` over the leading axes (bias gradients): one pass instead of a transpose then a sum;
  * - `Pack` of same-shape float32 tensors on axis 0 (a step's statistics): one copy;
+ * - `Softmax` over the last axis (classification heads when serving): one pass per row;
  * - float32 elementwise kernels (Add, Sub, Multiply, RealDiv, Maximum, Minimum,
  *   SquaredDifference with broadcasting; Relu, Step, Neg, Exp, Log, Log1p, Abs, Sqrt, Square,
  *   Sigmoid, Elu, Relu6, Tanh): one native loop each. The cpu backend's generic loops call the operation
@@ -100,6 +101,7 @@ export function registerBlasBackend(): BlasBackendInfo {
     ['GatherV2', gatherKernel(original('GatherV2'))],
     ['Sum', sumKernel(blas, original('Sum'))],
     ['Pack', packKernel(original('Pack'))],
+    ['Softmax', softmaxKernel(original('Softmax'))],
     ...Object.entries(BINARY_OPS).map(([name, op]) => [name, binaryKernel(blas, op, original(name))] as const),
     ...Object.entries(UNARY_OPS).map(([name, op]) => [name, unaryKernel(blas, op, original(name))] as const),
   ] as const;
@@ -246,6 +248,28 @@ function gatherRowsI32(x: Int32Array, dim: number, row: number, idx: Int32Array)
     else for (let j = 0, o = i * row, s = r * row; j < row; j++) out[o + j] = x[s + j];
   }
   return out;
+}
+
+/** Softmax over the last axis, as the cpu kernel computes it (max, exp(x − max), Σ in double, divide). */
+function softmaxKernel(fallback: Kernel): Kernel {
+  return (args) => {
+    const { logits } = args.inputs as { logits: tf.TensorInfo };
+    const xv = f32(args.backend, logits);
+    const rank = logits.shape.length;
+    const dim = Number(args.attrs?.dim ?? -1);
+    if (!xv || rank === 0 || (dim !== -1 && dim !== rank - 1)) return fallback(args);
+    const width = logits.shape[rank - 1];
+    const out = new Float32Array(xv.length);
+    for (let o = 0; o < xv.length; o += width) {
+      let max = xv[o];
+      for (let j = 0; j < width; j++) if (Number.isNaN(xv[o + j]) || xv[o + j] > max) max = xv[o + j];
+      let s = 0;
+      for (let j = 0; j < width; j++) s += (out[o + j] = fr(Math.exp(fr(xv[o + j] - max))));
+      const sum = fr(s);
+      for (let j = 0; j < width; j++) out[o + j] = fr(out[o + j] / sum);
+    }
+    return args.backend.makeTensorInfo(logits.shape, 'float32', out);
+  };
 }
 
 /** Stack of same-shape float32 tensors along a new first axis: their values one after another. */

@@ -197,6 +197,13 @@ describe('blas backend kernels = cpu backend kernels', { skip }, () => {
     await same('log', () => tf.log(tf.tensor1d(pos)), 1e-6);
   });
 
+  it('softmax over the last axis', async () => {
+    const x = randn(37 * 10).map((v) => v * 5);
+    x[3] = Number.NaN;
+    await same('softmax 2-d', () => tf.softmax(tf.tensor2d(x, [37, 10])), 0);
+    await same('softmax 3-d', () => tf.softmax(tf.tensor3d(x.subarray(0, 360), [4, 9, 10])), 0);
+  });
+
   it('gradients of a small multi-head net match the cpu backend', async () => {
     const x = randn(64 * 20);
     const w1 = randn(20 * 16);
