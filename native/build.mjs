@@ -53,7 +53,7 @@ const tmp = `${out}.${process.pid}.tmp`;
 const errors = [];
 for (const lib of libs) {
   const args = [
-    '-O3', '-fPIC', '-shared', '-std=gnu11', '-pthread', '-ffp-contract=off', '-fno-math-errno', '-fvisibility=hidden', '-Wall',
+    '-O3', '-fPIC', '-shared', '-std=c11', '-ffp-contract=off', '-fno-math-errno', '-fvisibility=hidden', '-Wall',
     ...(lib === 'openblas' ? ['-DMTL_OPENBLAS'] : []),
     `-I${nodeInclude}`, ...cblasInclude.map((d) => `-I${d}`),
     join(here, 'mtl_blas.c'), '-o', tmp,

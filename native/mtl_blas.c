@@ -25,14 +25,9 @@
  *   activationGrad(op, dy, y, out)
  *       out = dy · f'(x) from the activation's output y, as tfjs's gradients compute it: 1 relu
  *       (dy · step(y)), 3 elu (EluGrad), 4 sigmoid (dy · y(1 − y)), 6 tanh (dy · (1 − y²)).
- *   threads() → [ours, OpenBLAS's] / setThreads(ours, openblas) / info()
- *       products are split over our own threads (see gemm() below), OpenBLAS's pool then set to 1.
+ *   threads() / setThreads(n) / info()   OpenBLAS's thread count
  */
-#define _GNU_SOURCE
 #include <math.h>
-#include <pthread.h>
-#include <sched.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -95,132 +90,6 @@ static int get_bool(napi_env env, napi_value v, int *out) {
 }
 
 
-/* ---- our own GEMM threads ------------------------------------------------------------------
- * OpenBLAS's pool makes the calling thread wait for every worker: on a busy machine one worker
- * that is not scheduled stalls the whole product (and its idle workers spin). Here OpenBLAS runs
- * single-threaded and a large product is cut into row or column blocks that the calling thread and
- * helper threads claim one at a time; the caller never waits for a block nobody has started, so a
- * helper that is not running only costs its share of the speed-up. Helpers spin briefly after a
- * block (products come in bursts), then sleep on a condition variable. */
-#define MAX_THREADS 16
-#define PARALLEL_MIN_MACS (1L << 21)
-#define HELPER_SPINS 20000
-#if defined(__x86_64__) || defined(__i386__)
-#define CPU_PAUSE() __builtin_ia32_pause()
-#elif defined(__aarch64__)
-#define CPU_PAUSE() __asm__ __volatile__("yield")
-#else
-#define CPU_PAUSE() ((void)0)
-#endif
-
-typedef struct {
-  int tA, tB, M, N, K, lda, ldb, ldc, splitRows, chunks, per;
-  const float *A, *B;
-  float *C;
-} gemm_job;
-
-/* The job being split, and one atomic ticket naming it: [generation:32][blocks:16][next block:16].
- * A thread claims a block by advancing the ticket (compare-and-swap), so it can only ever claim a
- * block of the job the ticket names; the caller rewrites `job` only after every claimed block is
- * done, so a claimed block reads a stable job. */
-static gemm_job job;
-static _Atomic uint64_t ticket;
-static atomic_int done_blocks, sleeping;
-static uint32_t generation;
-static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t pool_cv = PTHREAD_COND_INITIALIZER;
-static pthread_mutex_t caller_mu = PTHREAD_MUTEX_INITIALIZER; /* one split product at a time per process */
-static int pool_threads = 1, helpers_started = 0, blocks_per_thread = 1;
-
-static void gemm_block(const gemm_job *j, int c) {
-  const int lo = c * j->per;
-  int hi = lo + j->per;
-  const int dim = j->splitRows ? j->M : j->N;
-  if (hi > dim) hi = dim;
-  if (lo >= hi) return;
-  if (j->splitRows) { /* rows lo..hi of C: rows of op(A) */
-    const float *a = j->tA ? j->A + lo : j->A + (size_t)lo * j->lda;
-    cblas_sgemm(CblasRowMajor, j->tA ? CblasTrans : CblasNoTrans, j->tB ? CblasTrans : CblasNoTrans, hi - lo, j->N, j->K, 1.0f, a, j->lda, j->B,
-                j->ldb, 0.0f, j->C + (size_t)lo * j->ldc, j->ldc);
-  } else { /* columns lo..hi of C: columns of op(B) */
-    const float *b = j->tB ? j->B + (size_t)lo * j->ldb : j->B + lo;
-    cblas_sgemm(CblasRowMajor, j->tA ? CblasTrans : CblasNoTrans, j->tB ? CblasTrans : CblasNoTrans, j->M, hi - lo, j->K, 1.0f, j->A, j->lda, b,
-                j->ldb, 0.0f, j->C + lo, j->ldc);
-  }
-}
-
-static void claim_blocks(void) {
-  uint64_t t = atomic_load_explicit(&ticket, memory_order_acquire);
-  for (;;) {
-    const uint32_t next = (uint32_t)(t & 0xffff), blocks = (uint32_t)((t >> 16) & 0xffff);
-    if (next >= blocks) return;
-    if (atomic_compare_exchange_weak_explicit(&ticket, &t, t + 1, memory_order_acq_rel, memory_order_acquire)) {
-      gemm_block(&job, (int)next);
-      atomic_fetch_add_explicit(&done_blocks, 1, memory_order_release);
-      t = atomic_load_explicit(&ticket, memory_order_acquire);
-    }
-  }
-}
-
-static void *helper_main(void *arg) {
-  (void)arg;
-  uint64_t seen = atomic_load(&ticket) >> 32;
-  for (;;) {
-    int spins = 0;
-    while ((atomic_load_explicit(&ticket, memory_order_acquire) >> 32) == seen && spins++ < HELPER_SPINS) CPU_PAUSE();
-    if ((atomic_load(&ticket) >> 32) == seen) {
-      pthread_mutex_lock(&pool_mu);
-      atomic_fetch_add(&sleeping, 1);
-      while ((atomic_load(&ticket) >> 32) == seen) pthread_cond_wait(&pool_cv, &pool_mu);
-      atomic_fetch_sub(&sleeping, 1);
-      pthread_mutex_unlock(&pool_mu);
-    }
-    seen = atomic_load(&ticket) >> 32;
-    claim_blocks();
-  }
-  return NULL;
-}
-
-static void start_helpers(void) {
-  while (helpers_started < pool_threads - 1) {
-    pthread_t t;
-    if (pthread_create(&t, NULL, helper_main, NULL) != 0) break;
-    pthread_detach(t);
-    helpers_started++;
-  }
-}
-
-/* C = op(A)·op(B), row-major, leading dims as cblas wants them */
-static void gemm(int tA, int tB, int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc) {
-  const long macs = (long)M * N * K;
-  if (pool_threads <= 1 || macs < PARALLEL_MIN_MACS || pthread_mutex_trylock(&caller_mu) != 0) {
-    cblas_sgemm(CblasRowMajor, tA ? CblasTrans : CblasNoTrans, tB ? CblasTrans : CblasNoTrans, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C, ldc);
-    return;
-  }
-  start_helpers();
-  const int splitRows = M >= N;
-  const int dim = splitRows ? M : N;
-  int chunks = blocks_per_thread * pool_threads;
-  if (dim / chunks < 16) chunks = dim / 16 > 1 ? dim / 16 : 1;
-  gemm_job j = {tA, tB, M, N, K, lda, ldb, ldc, splitRows, chunks, (dim + chunks - 1) / chunks, A, B, C};
-  job = j;
-  atomic_store_explicit(&done_blocks, 0, memory_order_relaxed);
-  generation++;
-  atomic_store_explicit(&ticket, ((uint64_t)generation << 32) | ((uint64_t)chunks << 16), memory_order_seq_cst);
-  if (atomic_load(&sleeping) > 0) {
-    pthread_mutex_lock(&pool_mu);
-    pthread_cond_broadcast(&pool_cv);
-    pthread_mutex_unlock(&pool_mu);
-  }
-  claim_blocks();
-  /* blocks a helper claimed and is still computing */
-  for (long spins = 0; atomic_load_explicit(&done_blocks, memory_order_acquire) < chunks; spins++) {
-    if (spins < 2000) CPU_PAUSE();
-    else sched_yield();
-  }
-  pthread_mutex_unlock(&caller_mu);
-}
-
 static napi_value Sgemm(napi_env env, napi_callback_info info) {
   size_t argc = 12;
   napi_value argv[12];
@@ -251,7 +120,10 @@ static napi_value Sgemm(napi_env env, napi_callback_info info) {
   }
   const int lda = tA ? (int)M : (int)K;
   const int ldb = tB ? (int)K : (int)N;
-  for (int64_t i = 0; i < batch; i++) gemm(tA, tB, (int)M, (int)N, (int)K, A + i * sA, lda, B + i * sB, ldb, C + i * sC, (int)N);
+  for (int64_t i = 0; i < batch; i++) {
+    cblas_sgemm(CblasRowMajor, tA ? CblasTrans : CblasNoTrans, tB ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, 1.0f,
+                A + i * sA, lda, B + i * sB, ldb, 0.0f, C + i * sC, (int)N);
+  }
   return NULL;
 }
 
@@ -564,36 +436,24 @@ static napi_value ActivationGrad(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* threads() → [our GEMM threads, OpenBLAS's own threads] */
 static napi_value Threads(napi_env env, napi_callback_info info) {
-  napi_value out, a, b;
-  CHECK(napi_create_array_with_length(env, 2, &out));
-  CHECK(napi_create_int32(env, pool_threads, &a));
+  napi_value out;
 #ifdef MTL_OPENBLAS
-  CHECK(napi_create_int32(env, openblas_get_num_threads(), &b));
+  CHECK(napi_create_int32(env, openblas_get_num_threads(), &out));
 #else
-  CHECK(napi_create_int32(env, 1, &b));
+  CHECK(napi_create_int32(env, 1, &out));
 #endif
-  CHECK(napi_set_element(env, out, 0, a));
-  CHECK(napi_set_element(env, out, 1, b));
   return out;
 }
 
-/* setThreads(ours, openblas): threads splitting each large product (1: none), OpenBLAS's own pool (0: leave as is) */
 static napi_value SetThreads(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  int64_t n, ob = 0;
+  size_t argc = 1;
+  napi_value argv[1];
+  int64_t n;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 1 || !get_i64(env, argv[0], &n)) return NULL;
-  if (argc >= 2 && !get_i64(env, argv[1], &ob)) return NULL;
-  pthread_mutex_lock(&caller_mu);
-  pool_threads = n < 1 ? 1 : (n > MAX_THREADS ? MAX_THREADS : (int)n);
-  const char *bpt = getenv("MTL_BLAS_BLOCKS");
-  if (bpt && atoi(bpt) > 0 && atoi(bpt) <= 8) blocks_per_thread = atoi(bpt);
-  pthread_mutex_unlock(&caller_mu);
 #ifdef MTL_OPENBLAS
-  if (ob > 0) openblas_set_num_threads((int)ob);
+  if (n > 0) openblas_set_num_threads((int)n);
 #endif
   return NULL;
 }

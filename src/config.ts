@@ -12,6 +12,12 @@ export const ConfigSchema = Type.Object({
     default: 'auto',
     description: 'auto: tfjs-node-gpu / tfjs-node when installed, else blas (native OpenBLAS kernels, when built), else wasm, else cpu.',
   }),
+  MTL_BLAS_THREADS: Type.Integer({
+    default: 1,
+    minimum: 1,
+    maximum: 64,
+    description: 'blas backend: OpenBLAS threads per process. 1 (default) never waits on a descheduled worker thread; more can be faster on a machine with idle cores (README "Performance").',
+  }),
   WORKER_CONCURRENCY: Type.Integer({ default: 1, minimum: 1, maximum: 64, description: 'Training jobs one worker process runs at once.' }),
   QUEUE_PREFIX: Type.String({ default: 'mtl', pattern: '^[A-Za-z0-9_:-]+$', description: 'Redis key prefix of the queues.' }),
   MODEL_CACHE_SIZE: Type.Integer({ default: 8, minimum: 1, maximum: 1000, description: 'Loaded models the API keeps in memory.' }),

@@ -65,8 +65,7 @@ let native: NativeBlas | undefined;
  * Each computes what the cpu kernel computes (float32, same operation order where it matters; the
  * matmul's float32 accumulation differs from the JS double accumulation by ~1e-7 relative).
  * Inputs the fast paths do not cover (other dtypes, odd broadcasts, prelu) go to the cpu kernel.
- * `MTL_BLAS_THREADS` sets how many threads share each large matrix product (default: one per core,
- * at most 4).
+ * `MTL_BLAS_THREADS` sets OpenBLAS's thread count (default 1).
  */
 export function registerBlasBackend(): BlasBackendInfo {
   if (registered) return registered;
@@ -76,12 +75,11 @@ export function registerBlasBackend(): BlasBackendInfo {
   if (!cpuFactory) return (registered = { ok: false, reason: 'the tfjs cpu backend is not registered', kernels: [] });
   const blas = load.blas;
   native = blas;
+  // One thread unless MTL_BLAS_THREADS says otherwise: OpenBLAS's pool makes every product wait for
+  // all its workers, so on a machine whose other core is busy (other jobs, the API, a second worker)
+  // one descheduled worker stalls the step; see README "Performance" for both measured.
   const requested = Number(process.env.MTL_BLAS_THREADS);
-  const threads = Number.isInteger(requested) && requested > 0 ? requested : Math.min(availableParallelism(), 4);
-  // Our own block-splitting threads with OpenBLAS single-threaded (see native/mtl_blas.c gemm()),
-  // or OpenBLAS's pool with MTL_BLAS_POOL=openblas (its workers stall a busy machine: measured slower).
-  if (process.env.MTL_BLAS_POOL === 'openblas') blas.setThreads(1, threads);
-  else blas.setThreads(threads, 1);
+  blas.setThreads(Number.isInteger(requested) && requested > 0 ? Math.min(requested, availableParallelism()) : 1);
 
   tf.registerBackend(BLAS_BACKEND, () => {
     const backend = cpuFactory() as tf.KernelBackend & { firstUse?: boolean };
@@ -118,13 +116,8 @@ export function registerBlasBackend(): BlasBackendInfo {
   return (registered = {
     ok: true,
     kernels: [...replaced.map(([n]) => n), ...added.map(([n]) => n)],
-    library: `${blas.info()}, ${describeThreads(blas.threads())}`,
+    library: `${blas.info()}, ${blas.threads()} thread${blas.threads() === 1 ? '' : 's'}`,
   });
-}
-
-function describeThreads([ours, openblas]: [number, number]): string {
-  if (ours > 1) return `${ours} threads (products split into blocks; OpenBLAS single-threaded)`;
-  return openblas > 1 ? `${openblas} OpenBLAS threads` : '1 thread';
 }
 
 const f32 = (backend: CpuBackend, t: tf.TensorInfo): Float32Array | null => {

@@ -13,10 +13,9 @@ export interface NativeBlas {
   binary(op: number, out: Float32Array, a: Float32Array, b: Float32Array, d0: number, d1: number, d2: number, sa0: number, sa1: number, sa2: number, sb0: number, sb1: number, sb2: number): void;
   unary(op: number, x: Float32Array, out: Float32Array, alpha: number): void;
   activationGrad(op: number, dy: Float32Array, y: Float32Array, out: Float32Array): void;
-  /** [threads splitting each large product, OpenBLAS's own threads]. */
-  threads(): [number, number];
-  /** Threads splitting each large product (1: none); OpenBLAS's own pool (0: leave it). */
-  setThreads(ours: number, openblas?: number): void;
+  /** OpenBLAS's thread count. */
+  threads(): number;
+  setThreads(n: number): void;
   info(): string;
 }
 
