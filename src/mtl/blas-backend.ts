@@ -8,6 +8,15 @@ export const BLAS_BACKEND = 'blas';
 export const FUSED_ADAM_KERNEL = 'MtlFusedAdam';
 /** A whole Dense layer, act(x·W + b), as one kernel with its own gradient (see fused-forward.ts). */
 export const DENSE_KERNEL = 'MtlDense';
+/**
+ * Several linear Dense heads reading the same input, as one product: inputs x, k0, b0, k1, b1, …;
+ * outputs the heads' kernels side by side (saved for the gradient), then each head's x·kₜ + bₜ.
+ */
+export const DENSE_HEADS_KERNEL = 'MtlDenseHeads';
+/** The heads' gradient in one pass: outputs [dx, dk0…, db0…] (see DENSE_HEADS_KERNEL). */
+export const DENSE_HEADS_GRAD_KERNEL = 'MtlDenseHeadsGrad';
+/** The same rows of several tensors at once: inputs indices, t0, t1, …; outputs their rows (a training batch). */
+export const GATHER_ROWS_KERNEL = 'MtlGatherRows';
 /** dy · act'(x) from the activation's output y (the Dense gradient's first step). */
 export const ACTIVATION_GRAD_KERNEL = 'MtlActivationGrad';
 /** One task's masked loss from its logits: outputs [mean, sum, count, ∂mean/∂logits] (see losses.ts). */
@@ -47,7 +56,8 @@ let native: NativeBlas | undefined;
  *
  * - `BatchMatMul`, `_FusedMatMul`: cblas_sgemm (transposes handled by BLAS, not by copies or
  *   strided loops), bias and activation in one native pass;
- * - `GatherV2` on axis 0 (batch rows): row copies instead of per-element index arithmetic;
+ * - `GatherV2` on axis 0 (batch rows): row copies instead of per-element index arithmetic, and
+ *   `MtlGatherRows` (new): a whole batch (inputs, every task's labels and mask) in one kernel;
  * - `Sum` over the leading axes (bias gradients): one pass instead of a transpose then a sum;
  * - `Pack` of same-shape float32 tensors on axis 0 (a step's statistics): one copy;
  * - `Softmax` over the last axis (classification heads when serving): one pass per row;
@@ -57,8 +67,9 @@ let native: NativeBlas | undefined;
  *   through a shared closure, and its broadcasting path allocates index arrays for every element
  *   (a bias add of 256×256 took milliseconds);
  * - `MtlFusedAdam` (new): the whole Adam update of one variable in one native loop;
- * - `MtlDense`, `MtlActivationGrad`, `MtlMaskedLoss`, `MtlWeightedSum` (new): a Dense layer, a
- *   task's masked loss and the weighted sum of the task losses as one kernel each, with gradients, for the trainer's fused path (fused-forward.ts,
+ * - `MtlDense`, `MtlDenseHeads`, `MtlActivationGrad`, `MtlMaskedLoss`, `MtlWeightedSum` (new): a
+ *   Dense layer, all the task heads on one input, a task's masked loss and the weighted sum of the
+ *   task losses as one kernel each, with gradients, for the trainer's fused path (fused-forward.ts,
  *   losses.ts): a training step then runs about a third of the kernels, and tfjs's per-kernel
  *   bookkeeping (tape, saved-tensor clones, scopes) is what a step of a small model mostly costs.
  *
@@ -110,6 +121,9 @@ export function registerBlasBackend(): BlasBackendInfo {
     [ACTIVATION_GRAD_KERNEL, activationGradKernel(blas)],
     [MASKED_LOSS_KERNEL, maskedLossKernel],
     [WEIGHTED_SUM_KERNEL, weightedSumKernel],
+    [DENSE_HEADS_KERNEL, denseHeadsKernel(blas)],
+    [GATHER_ROWS_KERNEL, gatherRowsKernel],
+    [DENSE_HEADS_GRAD_KERNEL, denseHeadsGradKernel(blas)],
   ] as const;
   for (const [name, fn] of added) tf.registerKernel({ kernelName: name, backendName: BLAS_BACKEND, kernelFunc: fn as unknown as tf.KernelFunc });
   registerFusedGradients();
@@ -218,6 +232,24 @@ function gatherKernel(fallback: Kernel): Kernel {
     return args.backend.makeTensorInfo([...indices.shape, ...x.shape.slice(1)], x.dtype, out);
   };
 }
+
+/** Inputs indices (int32) and t0…tN−1 (float32 or int32, rows on axis 0): outputs the indexed rows of each. */
+const gatherRowsKernel: Kernel = (args) => {
+  const indices = args.inputs.indices!;
+  const iv = args.backend.data.get(indices.dataId).values;
+  if (!(iv instanceof Int32Array)) throw new Error(`${GATHER_ROWS_KERNEL}: int32 indices expected`);
+  const outs: tf.TensorInfo[] = [];
+  for (let i = 0; ; i++) {
+    const t = args.inputs[`t${i}`];
+    if (!t) break;
+    const v = args.backend.data.get(t.dataId).values;
+    const row = t.shape.length === 0 ? 0 : tf.util.sizeFromShape(t.shape.slice(1));
+    const out = v instanceof Float32Array ? gatherRowsF32(v, t.shape[0], row, iv) : v instanceof Int32Array ? gatherRowsI32(v, t.shape[0], row, iv) : null;
+    if (!out) throw new Error(`${GATHER_ROWS_KERNEL}: t${i}: rank ≥ 1 float32 or int32 and indices in [0, ${t.shape[0]}) expected`);
+    outs.push(args.backend.makeTensorInfo([...indices.shape, ...t.shape.slice(1)], t.dtype, out));
+  }
+  return outs;
+};
 
 // One function per element type keeps each loop monomorphic (one polymorphic loop was the slowest
 // part of a small model's step).
@@ -569,6 +601,87 @@ const weightedSumKernel: Kernel = (args) => {
   return args.backend.makeTensorInfo([], 'float32', Float32Array.of(acc));
 };
 
+/** Heads side by side: columns offsets of each head in the packed [k, Σ widths] kernel. */
+function headOffsets(widths: number[]): number[] {
+  const offsets = [0];
+  for (const w of widths) offsets.push(offsets[offsets.length - 1] + w);
+  return offsets;
+}
+
+/** Inputs x [m, k], k0…kT−1 [k, wₜ], b0…bT−1 [wₜ]; attrs widths. Outputs the packed kernels [k, Σ wₜ], then x·kₜ + bₜ for each head. */
+function denseHeadsKernel(blas: NativeBlas): Kernel {
+  return (args) => {
+    const widths = args.attrs?.widths as number[];
+    const x = args.inputs.x!;
+    const xv = f32(args.backend, x);
+    const [m, k] = x.shape;
+    const offsets = headOffsets(widths);
+    const n = offsets[widths.length];
+    if (!xv || x.shape.length !== 2) throw new Error(`${DENSE_HEADS_KERNEL}: a float32 [m, k] input expected`);
+    const w = new Float32Array(k * n);
+    const bias = new Float32Array(n);
+    for (let t = 0; t < widths.length; t++) {
+      const kt = f32(args.backend, args.inputs[`k${t}`]!);
+      const bt = f32(args.backend, args.inputs[`b${t}`]!);
+      const wt = widths[t];
+      const off = offsets[t];
+      if (!kt || !bt || kt.length !== k * wt || bt.length !== wt) throw new Error(`${DENSE_HEADS_KERNEL}: head ${t}: float32 kernel [${k}, ${wt}] and bias [${wt}] expected`);
+      for (let r = 0; r < k; r++) for (let j = 0; j < wt; j++) w[r * n + off + j] = kt[r * wt + j];
+      for (let j = 0; j < wt; j++) bias[off + j] = bt[j];
+    }
+    const y = new Float32Array(m * n);
+    blas.sgemm(1, false, false, m, n, k, xv, 0, w, 0, y, 0);
+    blas.epilogue(y, m, n, bias, 0, 0);
+    const outs: tf.TensorInfo[] = [args.backend.makeTensorInfo([k, n], 'float32', w)];
+    for (let t = 0; t < widths.length; t++) {
+      const wt = widths[t];
+      const off = offsets[t];
+      const yt = new Float32Array(m * wt);
+      for (let r = 0; r < m; r++) for (let j = 0; j < wt; j++) yt[r * wt + j] = y[r * n + off + j];
+      outs.push(args.backend.makeTensorInfo([m, wt], 'float32', yt));
+    }
+    return outs;
+  };
+}
+
+/** Inputs x, packed kernels w, dy0…dyT−1; attrs widths. Outputs dx = dY·wᵀ, dkₜ (columns of xᵀ·dY), dbₜ (column sums of dY). */
+function denseHeadsGradKernel(blas: NativeBlas): Kernel {
+  return (args) => {
+    const widths = args.attrs?.widths as number[];
+    const x = args.inputs.x!;
+    const xv = f32(args.backend, x);
+    const wv = f32(args.backend, args.inputs.w!);
+    const [m, k] = x.shape;
+    const offsets = headOffsets(widths);
+    const n = offsets[widths.length];
+    if (!xv || !wv || wv.length !== k * n) throw new Error(`${DENSE_HEADS_GRAD_KERNEL}: bad inputs`);
+    const dy = new Float32Array(m * n);
+    for (let t = 0; t < widths.length; t++) {
+      const d = f32(args.backend, args.inputs[`dy${t}`]!);
+      const wt = widths[t];
+      const off = offsets[t];
+      if (!d || d.length !== m * wt) throw new Error(`${DENSE_HEADS_GRAD_KERNEL}: dy${t} [${m}, ${wt}] expected`);
+      for (let r = 0; r < m; r++) for (let j = 0; j < wt; j++) dy[r * n + off + j] = d[r * wt + j];
+    }
+    const dx = new Float32Array(m * k);
+    blas.sgemm(1, false, true, m, k, n, dy, 0, wv, 0, dx, 0);
+    const dw = new Float32Array(k * n);
+    blas.sgemm(1, true, false, k, n, m, xv, 0, dy, 0, dw, 0);
+    const db = new Float32Array(n);
+    blas.sumRows(dy, m, n, db);
+    const outs: tf.TensorInfo[] = [args.backend.makeTensorInfo([m, k], 'float32', dx)];
+    for (let t = 0; t < widths.length; t++) {
+      const wt = widths[t];
+      const off = offsets[t];
+      const dk = new Float32Array(k * wt);
+      for (let r = 0; r < k; r++) for (let j = 0; j < wt; j++) dk[r * wt + j] = dw[r * n + off + j];
+      outs.push(args.backend.makeTensorInfo([k, wt], 'float32', dk));
+    }
+    for (let t = 0; t < widths.length; t++) outs.push(args.backend.makeTensorInfo([widths[t]], 'float32', db.slice(offsets[t], offsets[t + 1])));
+    return outs;
+  };
+}
+
 let gradientsRegistered = false;
 
 /** Gradients of the fused kernels (registered once, for every backend that has the kernels). */
@@ -589,6 +702,24 @@ function registerFusedGradients(): void {
         kernel: () => tf.matMul(x, dz, true, false),
         bias: () => tf.sum(dz, 0),
       };
+    },
+  });
+  tf.registerGradient({
+    kernelName: DENSE_HEADS_KERNEL,
+    inputsToSave: ['x'],
+    outputsToSave: [true], // the packed kernels
+    gradFunc: (dys, saved, attrs) => {
+      const widths = (attrs as { widths: number[] }).widths;
+      const [x, w] = saved;
+      const dyInputs: tf.NamedTensorMap = { x, w };
+      for (let t = 0; t < widths.length; t++) dyInputs[`dy${t}`] = (dys as tf.Tensor[])[t + 1];
+      const out = tf.engine().runKernel(DENSE_HEADS_GRAD_KERNEL, dyInputs, { widths }) as tf.Tensor[];
+      const grads: Record<string, () => tf.Tensor> = { x: () => out[0] };
+      for (let t = 0; t < widths.length; t++) {
+        grads[`k${t}`] = () => out[1 + t];
+        grads[`b${t}`] = () => out[1 + widths.length + t];
+      }
+      return grads;
     },
   });
   tf.registerGradient({

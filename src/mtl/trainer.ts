@@ -10,6 +10,7 @@ import { createLossWeighting, GradNormWeights, projectConflictingGradients, type
 import { TaskAffinityMeter, type TaskAffinity } from './task-affinity.js';
 import { createAdam } from './fused-adam.js';
 import { compileFusedForward, type FusedForward } from './fused-forward.js';
+import { GATHER_ROWS_KERNEL } from './blas-backend.js';
 
 export interface TaskEpochMetrics {
   loss: number | null;
@@ -104,6 +105,20 @@ interface TrainTensors {
 interface Batch {
   x: tf.Tensor;
   labels: { values: tf.Tensor; mask: tf.Tensor }[];
+}
+
+/** A step's rows of the inputs and of every task's labels and mask: one kernel where the backend has it (blas), else a gather each. */
+function gatherBatch(data: TrainTensors, ix: tf.Tensor1D): Batch {
+  if (tf.getKernel(GATHER_ROWS_KERNEL, tf.getBackend()) !== undefined) {
+    const inputs: tf.NamedTensorMap = { indices: ix, t0: data.x };
+    data.labels.forEach((l, t) => {
+      inputs[`t${2 * t + 1}`] = l.values;
+      inputs[`t${2 * t + 2}`] = l.mask;
+    });
+    const [x, ...rest] = tf.engine().runKernel(GATHER_ROWS_KERNEL, inputs, {}) as tf.Tensor[];
+    return { x, labels: data.labels.map((_, t) => ({ values: rest[2 * t], mask: rest[2 * t + 1] })) };
+  }
+  return { x: tf.gather(data.x, ix), labels: data.labels.map((l) => ({ values: tf.gather(l.values, ix), mask: tf.gather(l.mask, ix) })) };
 }
 
 /**
@@ -202,11 +217,7 @@ export async function trainMultiTask(args: TrainArgs): Promise<TrainResult> {
         }
         const idx = order.subarray(start, Math.min(start + options.batchSize, train.rows));
         const measure = affinity !== null && steps % affinityEvery === 0;
-        const stepStats = tf.tidy(() => {
-          const ix = tf.tensor1d(idx, 'int32');
-          const batch: Batch = { x: tf.gather(data.x, ix), labels: data.labels.map((l) => ({ values: tf.gather(l.values, ix), mask: tf.gather(l.mask, ix) })) };
-          return trainStep(ctx, batch, measure ? affinity : null);
-        });
+        const stepStats = tf.tidy(() => trainStep(ctx, gatherBatch(data, tf.tensor1d(idx, 'int32')), measure ? affinity : null));
         const next = tf.keep(tf.add(totals, stepStats));
         tf.dispose([totals, stepStats]);
         totals = next;

@@ -76,9 +76,9 @@ describe('fused training path (blas backend) = the composed path', { skip }, () 
     delete process.env.MTL_FUSED;
   });
 
-  for (const activation of ['relu', 'tanh', 'elu'] as const) {
-    it(`forward and gradients of a hard-sharing model with head layers (${activation})`, () => {
-      const architecture: ResolvedArchitecture = { type: 'hard-sharing', sharedLayers: [32, 16], headLayers: [8], activation };
+  for (const [activation, headLayers] of [['relu', [8]], ['tanh', [8]], ['elu', [8]], ['relu', []]] as const) {
+    it(`forward and gradients of a hard-sharing model, ${activation}, head layers [${headLayers}]${headLayers.length === 0 ? ' (heads as one product)' : ''}`, () => {
+      const architecture: ResolvedArchitecture = { type: 'hard-sharing', sharedLayers: [32, 16], headLayers: [...headLayers], activation };
       const model = buildModel({ inputSize: 12, architecture, heads, seed: 3 });
       const forward = compileFusedForward(model.training);
       assert.ok(forward, 'an all-Dense model compiles');
