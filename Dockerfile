@@ -41,15 +41,18 @@ RUN npm run build \
 # Same Debian release as the runtime stage, so the binaries are compatible.
 # ---------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS deps
+# libopenblas-dev: the `blas` backend's native kernels (native/, built by npm ci's postinstall).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends python3 make g++ ca-certificates \
+ && apt-get install -y --no-install-recommends python3 make g++ ca-certificates libopenblas-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 ARG TFJS_NODE_CDN_STORAGE=
 # node-gyp: use the headers shipped with this Node instead of downloading them.
 ENV npm_config_nodedir=/usr/local
 COPY package.json package-lock.json ./
+COPY native ./native
 RUN npm ci --omit=dev --no-audit --no-fund \
+ && test -f native/build/mtl_blas.node \
  && npm cache clean --force \
  && if [ -d node_modules/@tensorflow/tfjs-node ]; then \
       echo "deps: @tensorflow/tfjs-node installed (native CPU backend available)"; \
@@ -61,8 +64,9 @@ RUN npm ci --omit=dev --no-audit --no-fund \
 # runtime
 # ---------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
+# libopenblas0-pthread: what native/build/mtl_blas.node links (TF_BACKEND=auto then trains on blas).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends tini ca-certificates \
+ && apt-get install -y --no-install-recommends tini ca-certificates libopenblas0-pthread \
  && rm -rf /var/lib/apt/lists/*
 
 ENV NODE_ENV=production \
@@ -76,6 +80,7 @@ WORKDIR /app
 # only /data is writable by `node` (uid 1000, same uid in the GPU image so
 # both can share the `data` volume).
 COPY --from=deps /app/node_modules ./node_modules
+COPY --from=deps /app/native/build ./native/build
 COPY --from=build /app/dist ./dist
 # The dashboard: static files served at /ui/ (no build step).
 COPY --from=build /app/public ./public

@@ -9,6 +9,7 @@
  *       [--peer-threads 1] [--json]
  *
  * A backend may carry environment settings for its runs: `--backends blas,blas@MTL_BLAS_THREADS=2`.
+ * `--tasks-curve 1,10,100` instead times our engine alone with that many heads (cost per step).
  *
  * --affinity-cost also runs our engine with task affinity on (the service's default), to show what
  * it costs. Needs /usr/bin/python3 with torch (Debian: apt-get install python3-torch
@@ -55,6 +56,33 @@ const ours = (spec: string, affinity = false) => {
   const env = { ...process.env, ...Object.fromEntries(settings.map((kv) => kv.split('=') as [string, string])) };
   return run(process.execPath, ['--import', 'tsx', join(repo, 'bench', 'train.ts'), '--json', ...common, '--tasks', tasks, '--backend', backend, ...(affinity ? ['--affinity'] : [])], env);
 };
+
+const curve = opt('tasks-curve', '');
+if (curve) {
+  // Cost per step against the number of heads (ours only: the peer has three), interleaved repeats.
+  const counts = curve.split(',').map(Number);
+  const backend = backends[0];
+  const runs = new Map<number, Run[]>(counts.map((c) => [c, []]));
+  for (let r = 0; r < repeats; r++) {
+    for (const c of r % 2 === 0 ? counts : [...counts].reverse()) {
+      const [name, ...settings] = backend.split('@');
+      const env = { ...process.env, ...Object.fromEntries(settings.map((kv) => kv.split('=') as [string, string])) };
+      const res = run(process.execPath, ['--import', 'tsx', join(repo, 'bench', 'train.ts'), '--json', ...common, '--tasks', String(c), '--backend', name], env);
+      runs.get(c)!.push(res);
+      if (!json) console.error(`repeat ${r + 1}/${repeats} ${c} tasks: ${Math.round(res.trainSamplesPerSec)} samples/s, ${res.msPerStep} ms/step`);
+    }
+  }
+  const med = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
+  const rows = counts.map((c) => ({ tasks: c, trainSamplesPerSec: Math.round(med(runs.get(c)!.map((x) => x.trainSamplesPerSec))), msPerStep: med(runs.get(c)!.map((x) => Number(x.msPerStep))) }));
+  if (json) console.log(JSON.stringify({ backend, repeats, curve: rows }));
+  else {
+    console.log(`\nheads vs cost per step (${backend}, n=${common[1]}, batch ${common[5]}; medians of ${repeats})`);
+    console.log('| tasks (heads) | train samples/s | ms per step | × the 1st row |');
+    console.log('| ---: | ---: | ---: | ---: |');
+    for (const r of rows) console.log(`| ${r.tasks} | ${r.trainSamplesPerSec.toLocaleString('en')} | ${r.msPerStep.toFixed(1)} | ${(r.msPerStep / rows[0].msPerStep).toFixed(1)} |`);
+  }
+  process.exit(0);
+}
 
 if (!existsSync(peerPath)) throw new Error(`PyTorch peer not found at ${peerPath} (--peer <path>)`);
 const variants: { label: string; go: () => Run }[] = [
