@@ -80,7 +80,7 @@ export class TrainingQueue {
   async cancel(id: string): Promise<JobView> {
     const job = await this.queue.getJob(id);
     if (!job) throw new NotFoundError('job', id);
-    const view = toView(job, mapState(await job.getState(), job));
+    const view = await this.viewOf(job);
     if (view.state === 'succeeded' || view.state === 'failed' || view.state === 'cancelled') throw new JobStateConflictError(id, view.state, 'cancelled');
     await job.updateData({ ...job.data, cancelRequestedAt: new Date().toISOString() });
     await this.connection.publish(cancelChannel(this.prefix), id);
@@ -96,13 +96,27 @@ export class TrainingQueue {
   async get(id: string): Promise<JobView> {
     const job = await this.queue.getJob(id);
     if (!job) throw new NotFoundError('job', id);
-    return toView(job, mapState(await job.getState(), job));
+    return this.viewOf(job);
   }
 
   async list(limit = 100): Promise<JobView[]> {
     const jobs = await this.queue.getJobs(['active', 'waiting', 'prioritized', 'delayed', 'completed', 'failed'], 0, limit - 1);
-    const views = await Promise.all(jobs.filter(Boolean).map(async (j) => toView(j, mapState(await j.getState(), j))));
+    const views = await Promise.all(jobs.filter(Boolean).map((j) => this.viewOf(j)));
     return views.sort((a, b) => b.createdAt.localeCompare(a.createdAt)).slice(0, limit);
+  }
+
+  /**
+   * The job's hash and its state are two reads: a job that finishes between them would read as
+   * failed without its reason (or succeeded without its result). The state is final once finished,
+   * so a finished state read after a hash from before the finish reads the hash again.
+   */
+  async viewOf(job: Job<TrainingJobData, TrainingJobResult>): Promise<JobView> {
+    const state = await job.getState();
+    if ((state === 'failed' || state === 'completed') && !job.finishedOn) {
+      const fresh = await this.queue.getJob(job.id!);
+      if (fresh) return toView(fresh, mapState(state, fresh));
+    }
+    return toView(job, mapState(state, job));
   }
 
   /** Jobs not yet finished that train on this dataset. */

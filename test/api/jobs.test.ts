@@ -1,6 +1,9 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { UnrecoverableError, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
+import { TRAINING_QUEUE } from '../../src/queue/job-types.js';
 
 let t: TestApp;
 let datasetId: string;
@@ -120,6 +123,30 @@ describe('jobs API', () => {
     assert.equal(again.statusCode, 409);
     assert.equal((await t.app.inject({ method: 'DELETE', url: `/v1/datasets/${ds}` })).statusCode, 204);
     assert.equal((await t.app.inject({ method: 'POST', url: '/v1/jobs/00000000-0000-4000-8000-000000000000/cancel' })).statusCode, 404);
+  });
+
+  it('a job read just before it failed still shows its reason (the hash is read again once the state is final)', async () => {
+    const own = await createTestApp('jobs-race'); // its own queue: the worker below must take this job
+    const connection = new Redis(own.redisUrl, { maxRetriesPerRequest: null });
+    const worker = new Worker(TRAINING_QUEUE, null, { connection, prefix: own.config.QUEUE_PREFIX, autorun: false });
+    try {
+      const ds = (await own.app.inject({ method: 'POST', url: '/v1/datasets', headers: { 'content-type': 'text/csv' }, payload: 'x,flag\n1,yes\n2,no\n' })).json().id;
+      const { id } = (await own.app.inject({ method: 'POST', url: '/v1/jobs', payload: { datasetId: ds, tasks: [{ name: 'flag', type: 'binary' }] } })).json();
+      const queue = own.services.trainingQueue;
+      const stale = await queue.queue.getJob(id); // the hash as it was: not yet failed
+      const token = 'race';
+      const job = await worker.getNextJob(token);
+      assert.equal(job?.id, id);
+      await job!.moveToFailed(new UnrecoverableError('the dataset went away'), token, false);
+      const view = await queue.viewOf(stale!);
+      assert.equal(view.state, 'failed');
+      assert.equal(view.error, 'the dataset went away');
+      assert.ok(view.finishedAt);
+    } finally {
+      await worker.close();
+      connection.disconnect();
+      await own.close();
+    }
   });
 
   it('logs and events of an unknown job are 404', async () => {
