@@ -42,19 +42,24 @@ interface Run {
   [k: string]: unknown;
 }
 
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Run {
-  const r = spawnSync(cmd, args, { cwd: repo, env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env, cwd = repo): Run {
+  const r = spawnSync(cmd, args, { cwd, env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   const line = (r.stdout ?? '').split('\n').reverse().find((l) => l.startsWith('{'));
   if (r.status !== 0 || !line) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${(r.stderr ?? '').slice(-2000)}`);
   return JSON.parse(line) as Run;
 }
 
 const peer = () => run(python, [peerPath, ...common, '--threads', opt('peer-threads', '1')]);
-/** `blas`, or `blas@MTL_BLAS_THREADS=2@MTL_FUSED=0`: a backend with environment settings for its run. */
+/**
+ * `blas`, or `blas@MTL_BLAS_THREADS=2@MTL_FUSED=0`: a backend with environment settings for its run;
+ * `@CHECKOUT=<dir>` runs that checkout's bench/train.ts instead (an older commit, via git worktree).
+ */
 const ours = (spec: string, affinity = false) => {
   const [backend, ...settings] = spec.split('@');
-  const env = { ...process.env, ...Object.fromEntries(settings.map((kv) => kv.split('=') as [string, string])) };
-  return run(process.execPath, ['--import', 'tsx', join(repo, 'bench', 'train.ts'), '--json', ...common, '--tasks', tasks, '--backend', backend, ...(affinity ? ['--affinity'] : [])], env);
+  const pairs = settings.map((kv) => kv.split('=') as [string, string]);
+  const checkout = pairs.find(([k]) => k === 'CHECKOUT')?.[1] ?? repo;
+  const env = { ...process.env, ...Object.fromEntries(pairs.filter(([k]) => k !== 'CHECKOUT')) };
+  return run(process.execPath, ['--import', 'tsx', join(resolve(checkout), 'bench', 'train.ts'), '--json', ...common, '--tasks', tasks, '--backend', backend, ...(affinity ? ['--affinity'] : [])], env, resolve(checkout));
 };
 
 const curve = opt('tasks-curve', '');
