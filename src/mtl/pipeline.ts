@@ -1,12 +1,13 @@
 import type * as tf from '@tensorflow/tfjs';
-import { encodeFeatures, encodeLabels, fitPreprocessing, headWidth, type Preprocessing } from './preprocessing.js';
+import { encodeFeatures, encodeLabels, headWidth, type Preprocessing } from './preprocessing.js';
+import { encodeDataset } from './dataset-encoding.js';
+import { asRowSource, type RowSource } from './row-source.js';
 import { buildModel, type MultiTaskModel } from './model-builder.js';
 import { compareWithBaselines, type BaselineReport } from './baselines.js';
 import type { TaskMetrics } from './metrics.js';
 import type { EncodedSplit } from './evaluation.js';
 import { trainMultiTask, type EpochReport, type TrainerCheckpoint, type TrainResult } from './trainer.js';
 import type { ResolvedSpec } from './spec.js';
-import { createRng, shuffledIndices } from './rng.js';
 import type { Row } from './values.js';
 
 export interface TrainedModel {
@@ -34,15 +35,14 @@ export interface TrainOnRowsHooks {
 const FEW_LABELS = 20;
 
 /**
- * The whole engine on in-memory rows: seeded train/validation split, preprocessing fitted on the
- * training rows only, a hard-sharing model with one head per task, and the masked multi-task loop.
- * The caller owns the returned model and must dispose it.
+ * The whole engine on a dataset's rows (in memory, or a source that streams them from the store):
+ * seeded train/validation split, preprocessing fitted on the training rows only, the spec's
+ * multi-task model, and the masked multi-task loop. The caller owns the returned model and must
+ * dispose it.
  */
-export async function trainOnRows(spec: ResolvedSpec, rows: Row[], hooks: TrainOnRowsHooks = {}): Promise<TrainedModel> {
-  const { trainRows, validationRows } = splitRows(rows, spec.training.validationSplit, spec.training.seed);
-  const preprocessing = fitPreprocessing(spec, trainRows);
-  const train = encodeSplit(preprocessing, trainRows);
-  const validation = validationRows.length > 0 ? encodeSplit(preprocessing, validationRows) : null;
+export async function trainOnRows(spec: ResolvedSpec, input: Row[] | RowSource, hooks: TrainOnRowsHooks = {}): Promise<TrainedModel> {
+  const rows = asRowSource(input);
+  const { preprocessing, train, validation } = await encodeDataset(spec, rows);
   const warnings: string[] = [];
   train.labels.forEach((l) => {
     const labelled = l.mask.reduce((a, b) => a + b, 0);
@@ -85,7 +85,7 @@ export async function trainOnRows(spec: ResolvedSpec, rows: Row[], hooks: TrainO
  * One single-task model per task: the same architecture, split, seed and epoch budget, the task's
  * own loss only. Their metrics against the multi-task model's give the MTL gain Δm.
  */
-async function trainBaselines(spec: ResolvedSpec, rows: Row[], mtl: TrainResult, hooks: TrainOnRowsHooks): Promise<BaselineReport> {
+async function trainBaselines(spec: ResolvedSpec, rows: RowSource, mtl: TrainResult, hooks: TrainOnRowsHooks): Promise<BaselineReport> {
   const stl: Record<string, TaskMetrics> = {};
   for (const task of spec.tasks) {
     hooks.onLog?.(`training single-task baseline for '${task.name}'`);
@@ -104,17 +104,6 @@ async function trainBaselines(spec: ResolvedSpec, rows: Row[], mtl: TrainResult,
 
 export function encodeSplit(prep: Preprocessing, rows: Row[]): EncodedSplit {
   return { x: encodeFeatures(prep, rows), rows: rows.length, labels: encodeLabels(prep, rows) };
-}
-
-/** Seeded shuffle, then the last `fraction` of rows go to validation (at least one row for training). */
-export function splitRows(rows: Row[], fraction: number, seed: number): { trainRows: Row[]; validationRows: Row[] } {
-  const order = shuffledIndices(rows.length, createRng(seed ^ 0x5eed));
-  const nVal = Math.min(Math.floor(rows.length * fraction), rows.length - 1);
-  const nTrain = rows.length - nVal;
-  return {
-    trainRows: Array.from(order.subarray(0, nTrain), (i) => rows[i]),
-    validationRows: Array.from(order.subarray(nTrain), (i) => rows[i]),
-  };
 }
 
 export function disposeModel(model: { training: tf.LayersModel; serving: tf.LayersModel }): void {

@@ -41,32 +41,90 @@ export class FeatureValueError extends Error {
 
 const MAX_CATEGORIES = 256;
 
+/** Fits the preprocessing on in-memory rows (see PreprocessingFit for rows that stream past). */
 export function fitPreprocessing(spec: ResolvedSpec, rows: Row[]): Preprocessing {
-  const features: FeatureEncoder[] = spec.features.map((f) => {
-    if (f.type === 'numeric') {
-      const { mean, std } = meanStd(rows, f.name);
-      return { name: f.name, type: 'numeric', mean, std };
-    }
-    return { name: f.name, type: 'categorical', categories: topCategories(rows, f.name) };
-  });
-  const tasks: LabelEncoder[] = spec.tasks.map((t, i) => {
-    switch (t.type) {
-      case 'regression': {
-        const { mean, std } = meanStd(rows, t.column);
-        return { task: t.name, column: t.column, type: 'regression', mean, std };
+  const fit = new PreprocessingFit(spec);
+  for (const row of rows) fit.add(row);
+  return fit.result();
+}
+
+/**
+ * Learns the preprocessing one row at a time, so a dataset can stream past it from disk: running
+ * moments of numeric columns, counts of categories, the distinct labels of each task.
+ */
+export class PreprocessingFit {
+  private readonly featureStats: (Moments | Map<string, number>)[];
+  private readonly taskStats: (Moments | Map<string, Scalar>)[];
+
+  constructor(private readonly spec: ResolvedSpec) {
+    this.featureStats = spec.features.map((f) => (f.type === 'numeric' ? new Moments() : new Map<string, number>()));
+    this.taskStats = spec.tasks.map((t) => (t.type === 'regression' ? new Moments() : new Map<string, Scalar>()));
+  }
+
+  add(row: Row): void {
+    const { features, tasks } = this.spec;
+    for (let j = 0; j < features.length; j++) {
+      const stats = this.featureStats[j];
+      const v = row[features[j].name];
+      if (stats instanceof Moments) stats.add(v);
+      else if (!isMissing(v) && typeof v !== 'object' && typeof v !== 'function') {
+        const k = keyOf(v as Scalar);
+        stats.set(k, (stats.get(k) ?? 0) + 1);
       }
-      case 'binary':
-        return { task: t.name, column: t.column, type: 'binary', labels: binaryLabels(rows, t.column, t.positiveLabel, `/tasks/${i}`) };
-      case 'classification':
-        return { task: t.name, column: t.column, type: 'classification', labels: sortLabels(distinctLabels(rows, t.column)) };
-      case 'multilabel': {
-        const set = new Map<string, Scalar>();
-        for (const r of rows) if (!isMissing(r[t.column])) for (const l of toLabelList(r[t.column]) ?? []) set.set(keyOf(l), l);
-        return { task: t.name, column: t.column, type: 'multilabel', labels: sortLabels([...set.values()]) };
-      }
     }
-  });
-  return { features, tasks, inputSize: inputSizeOf(features) };
+    for (let t = 0; t < tasks.length; t++) {
+      const stats = this.taskStats[t];
+      const v = row[tasks[t].column];
+      if (stats instanceof Moments) stats.add(v);
+      else if (isMissing(v) || typeof v === 'function') continue; // (functions: inherited members, not cells)
+      else if (tasks[t].type === 'multilabel') for (const l of toLabelList(v) ?? []) stats.set(keyOf(l), l);
+      else if (typeof v !== 'object' && !stats.has(keyOf(v as Scalar))) stats.set(keyOf(v as Scalar), v as Scalar);
+    }
+  }
+
+  result(): Preprocessing {
+    const features: FeatureEncoder[] = this.spec.features.map((f, j) => {
+      const stats = this.featureStats[j];
+      if (stats instanceof Moments) return { name: f.name, type: 'numeric', ...stats.meanStd() };
+      return { name: f.name, type: 'categorical', categories: topCategories(stats) };
+    });
+    const tasks: LabelEncoder[] = this.spec.tasks.map((t, i) => {
+      const stats = this.taskStats[i];
+      if (stats instanceof Moments) return { task: t.name, column: t.column, type: 'regression', ...stats.meanStd() };
+      const labels = sortLabels([...stats.values()]);
+      switch (t.type) {
+        case 'binary':
+          return { task: t.name, column: t.column, type: 'binary', labels: binaryLabels(labels, t.column, t.positiveLabel, `/tasks/${i}`) };
+        case 'multilabel':
+          return { task: t.name, column: t.column, type: 'multilabel', labels };
+        default:
+          return { task: t.name, column: t.column, type: 'classification', labels };
+      }
+    });
+    return { features, tasks, inputSize: inputSizeOf(features) };
+  }
+}
+
+/** Running mean and variance of a column's numbers (missing and non-numeric cells skipped). */
+class Moments {
+  private n = 0;
+  private sum = 0;
+  private sq = 0;
+
+  add(value: unknown): void {
+    const v = isMissing(value) ? undefined : toNumber(value);
+    if (v === undefined) return;
+    this.n++;
+    this.sum += v;
+    this.sq += v * v;
+  }
+
+  meanStd(): { mean: number; std: number } {
+    const mean = this.n > 0 ? this.sum / this.n : 0;
+    const variance = this.n > 0 ? Math.max(this.sq / this.n - mean * mean, 0) : 0;
+    const std = Math.sqrt(variance);
+    return { mean, std: std > 1e-8 ? std : 1 };
+  }
 }
 
 export function inputSizeOf(features: FeatureEncoder[]): number {
@@ -90,20 +148,32 @@ export function headWidth(encoder: LabelEncoder): number {
  */
 export function encodeFeatures(prep: Preprocessing, rows: Row[], strict = false): Float32Array {
   const out = new Float32Array(rows.length * prep.inputSize);
-  const indexes = prep.features.map((f) => (f.type === 'categorical' ? new Map(f.categories.map((c, i) => [c, i])) : undefined));
-  for (let r = 0; r < rows.length; r++) {
-    const row = rows[r];
-    let offset = r * prep.inputSize;
-    for (let j = 0; j < prep.features.length; j++) {
-      const f = prep.features[j];
+  const writer = new FeatureWriter(prep, strict);
+  for (let r = 0; r < rows.length; r++) writer.write(rows[r], r, out, r * prep.inputSize);
+  return out;
+}
+
+/** Writes one row's encoded features into a buffer (see encodeFeatures). */
+export class FeatureWriter {
+  private readonly indexes: (Map<string, number> | undefined)[];
+
+  constructor(private readonly prep: Preprocessing, private readonly strict = false) {
+    this.indexes = prep.features.map((f) => (f.type === 'categorical' ? new Map(f.categories.map((c, i) => [c, i])) : undefined));
+  }
+
+  /** `r` is the row's number in error messages; `out` must be zero from `offset` for inputSize values. */
+  write(row: Row, r: number, out: Float32Array, offset: number): void {
+    const { features } = this.prep;
+    for (let j = 0; j < features.length; j++) {
+      const f = features[j];
       const value = row[f.name];
       // (Inherited members such as `constructor` are functions: they count as missing too.)
-      if (strict && (value === undefined || typeof value === 'function') && !Object.prototype.hasOwnProperty.call(row, f.name)) throw new FeatureValueError(r, f.name, `feature '${f.name}' is missing`);
+      if (this.strict && (value === undefined || typeof value === 'function') && !Object.prototype.hasOwnProperty.call(row, f.name)) throw new FeatureValueError(r, f.name, `feature '${f.name}' is missing`);
       if (f.type === 'numeric') {
         // The common case first (serving hot path): a number is either finite or missing.
         if (typeof value === 'number') {
           if (Number.isFinite(value)) out[offset] = (value - f.mean) / f.std;
-        } else if (!isMissing(value)) {
+        } else if (!isMissing(value) && typeof value !== 'function') {
           const n = toNumber(value);
           if (n === undefined) throw new FeatureValueError(r, f.name, `feature '${f.name}' must be a number, got ${JSON.stringify(value)}`);
           out[offset] = (n - f.mean) / f.std;
@@ -111,98 +181,68 @@ export function encodeFeatures(prep: Preprocessing, rows: Row[], strict = false)
         offset += 1;
       } else {
         let slot = f.categories.length;
-        if (!isMissing(value)) {
+        if (!isMissing(value) && typeof value !== 'function') {
           if (typeof value === 'object') throw new FeatureValueError(r, f.name, `feature '${f.name}' must be a single value`);
-          slot = indexes[j]!.get(keyOf(value as Scalar)) ?? f.categories.length;
+          slot = this.indexes[j]!.get(keyOf(value as Scalar)) ?? f.categories.length;
         }
         out[offset + slot] = 1;
         offset += f.categories.length + 1;
       }
     }
   }
-  return out;
 }
 
 /** Encodes every task's labels; a missing or unknown label masks that row out of the task's loss. */
 export function encodeLabels(prep: Preprocessing, rows: Row[]): EncodedLabels[] {
-  return prep.tasks.map((enc) => {
-    const n = rows.length;
-    const width = headWidth(enc);
-    const mask = new Float32Array(n);
-    if (enc.type === 'multilabel') {
-      const values = new Float32Array(n * width);
-      const index = new Map(enc.labels.map((l, i) => [keyOf(l), i]));
-      for (let r = 0; r < n; r++) {
-        const cell = rows[r][enc.column];
-        if (isMissing(cell)) continue;
+  const buffers = new LabelBuffers(prep, rows.length);
+  for (let r = 0; r < rows.length; r++) buffers.set(r, rows[r]);
+  return buffers.labels;
+}
+
+/** Every task's label and mask arrays for n rows, filled one row at a time (see encodeLabels). */
+export class LabelBuffers {
+  readonly labels: EncodedLabels[];
+  private readonly indexes: Map<string, number>[];
+
+  constructor(private readonly prep: Preprocessing, n: number) {
+    this.labels = prep.tasks.map((enc) => {
+      const width = headWidth(enc);
+      const values = enc.type === 'multilabel' ? new Float32Array(n * width) : enc.type === 'classification' ? new Int32Array(n) : new Float32Array(n);
+      return { task: enc.task, type: enc.type, values, mask: new Float32Array(n), width };
+    });
+    this.indexes = prep.tasks.map((enc) => (enc.type === 'regression' ? new Map() : new Map(enc.labels.map((l, i) => [keyOf(l), i]))));
+  }
+
+  set(r: number, row: Row): void {
+    const { tasks } = this.prep;
+    for (let t = 0; t < tasks.length; t++) {
+      const enc = tasks[t];
+      const { values, mask, width } = this.labels[t];
+      const cell = row[enc.column];
+      if (isMissing(cell) || typeof cell === 'function') continue;
+      if (enc.type === 'multilabel') {
         mask[r] = 1;
         for (const l of toLabelList(cell) ?? []) {
-          const i = index.get(keyOf(l));
+          const i = this.indexes[t].get(keyOf(l));
           if (i !== undefined) values[r * width + i] = 1;
         }
-      }
-      return { task: enc.task, type: enc.type, values, mask, width };
-    }
-    if (enc.type === 'regression') {
-      const values = new Float32Array(n);
-      for (let r = 0; r < n; r++) {
-        const v = toNumber(rows[r][enc.column]);
-        if (v === undefined || isMissing(rows[r][enc.column])) continue;
+      } else if (enc.type === 'regression') {
+        const v = toNumber(cell);
+        if (v === undefined) continue;
         mask[r] = 1;
         values[r] = (v - enc.mean) / enc.std;
+      } else {
+        if (typeof cell === 'object') continue;
+        const i = this.indexes[t].get(keyOf(cell as Scalar));
+        if (i === undefined) continue; // a label never seen in training: nothing to learn from it
+        mask[r] = 1;
+        values[r] = i;
       }
-      return { task: enc.task, type: enc.type, values, mask, width };
     }
-    const index = new Map(enc.labels.map((l, i) => [keyOf(l), i]));
-    const values = enc.type === 'classification' ? new Int32Array(n) : new Float32Array(n);
-    for (let r = 0; r < n; r++) {
-      const cell = rows[r][enc.column];
-      if (isMissing(cell) || typeof cell === 'object') continue;
-      const i = index.get(keyOf(cell as Scalar));
-      if (i === undefined) continue; // a label never seen in training: nothing to learn from it
-      mask[r] = 1;
-      values[r] = i;
-    }
-    return { task: enc.task, type: enc.type, values, mask, width };
-  });
+  }
 }
 
-function meanStd(rows: Row[], column: string): { mean: number; std: number } {
-  let n = 0;
-  let sum = 0;
-  let sq = 0;
-  for (const r of rows) {
-    const v = isMissing(r[column]) ? undefined : toNumber(r[column]);
-    if (v === undefined) continue;
-    n++;
-    sum += v;
-    sq += v * v;
-  }
-  const mean = n > 0 ? sum / n : 0;
-  const variance = n > 0 ? Math.max(sq / n - mean * mean, 0) : 0;
-  const std = Math.sqrt(variance);
-  return { mean, std: std > 1e-8 ? std : 1 };
-}
-
-function distinctLabels(rows: Row[], column: string): Scalar[] {
-  const seen = new Map<string, Scalar>();
-  for (const r of rows) {
-    const v = r[column];
-    if (isMissing(v) || typeof v === 'object') continue;
-    const s = v as Scalar;
-    if (!seen.has(keyOf(s))) seen.set(keyOf(s), s);
-  }
-  return [...seen.values()];
-}
-
-function topCategories(rows: Row[], column: string): string[] {
-  const counts = new Map<string, number>();
-  for (const r of rows) {
-    const v = r[column];
-    if (isMissing(v) || typeof v === 'object') continue;
-    const k = keyOf(v as Scalar);
-    counts.set(k, (counts.get(k) ?? 0) + 1);
-  }
+function topCategories(counts: Map<string, number>): string[] {
   return [...counts.entries()]
     .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
     .slice(0, MAX_CATEGORIES)
@@ -223,8 +263,7 @@ export function sortLabels(labels: Scalar[]): Scalar[] {
 }
 
 /** [negative, positive]: the given positive label, else true / 1 / yes / the later label. */
-function binaryLabels(rows: Row[], column: string, positive: Scalar | undefined, pointer: string): [Scalar, Scalar] {
-  const labels = sortLabels(distinctLabels(rows, column));
+function binaryLabels(labels: Scalar[], column: string, positive: Scalar | undefined, pointer: string): [Scalar, Scalar] {
   if (labels.length !== 2)
     throw new SpecError([{ pointer: `${pointer}/column`, detail: `binary task column '${column}' has ${labels.length} distinct labels in the training split, needs 2` }]);
   if (positive !== undefined) {

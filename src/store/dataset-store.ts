@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { ColumnInference, coerceCell, type ColumnInfo, type ColumnType } from '../mtl/column-inference.js';
 import type { Row } from '../mtl/values.js';
+import type { RowSource } from '../mtl/row-source.js';
 import { writeDirAtomically } from './atomic-dir.js';
 import { isValidId, newId } from './ids.js';
 import { ByteLimit, parseRows, type TabularFormat } from './tabular-parser.js';
@@ -85,19 +86,57 @@ export class DatasetStore {
     await rm(join(this.dir, id), { recursive: true, force: true });
   }
 
-  /** Every row, each cell turned into its column's type (numbers, booleans; missing → null). */
+  /** Every row in memory, each cell turned into its column's type (numbers, booleans; missing → null). */
   async readRows(id: string): Promise<{ info: DatasetInfo; rows: Row[] }> {
-    const info = await this.get(id);
-    const types = new Map<string, ColumnType>(info.columns.map((c) => [c.name, c.type]));
+    const { info, source } = await this.rowSource(id);
     const rows: Row[] = [];
-    const lines = createInterface({ input: createReadStream(join(this.dir, id, ROWS)), crlfDelay: Infinity });
-    for await (const line of lines) {
-      if (line === '') continue;
-      const raw = JSON.parse(line) as Record<string, unknown>;
-      const row: Row = Object.create(null);
-      for (const [k, v] of Object.entries(raw)) row[k] = coerceCell(types.get(k) ?? 'categorical', v);
-      rows.push(row);
-    }
+    await source.scan((row) => void rows.push(row));
     return { info, rows };
   }
+
+  /**
+   * The rows as a source the engine scans once per pass, parsing each line as it goes: training
+   * never holds the dataset as JS objects (a 100k × 784 dataset would need gigabytes of them).
+   */
+  async rowSource(id: string): Promise<{ info: DatasetInfo; source: RowSource }> {
+    const info = await this.get(id);
+    const file = join(this.dir, id, ROWS);
+    const decode = rowDecoder(info.columns);
+    const scan = async (visit: (row: Row, index: number) => void) => {
+      let index = 0;
+      const input = createReadStream(file);
+      const opened = new Promise<void>((resolve, reject) => input.once('open', () => resolve()).once('error', reject));
+      await opened.catch((err: NodeJS.ErrnoException) => {
+        throw err.code === 'ENOENT' ? new NotFoundError('dataset', id) : err;
+      });
+      for await (const line of createInterface({ input, crlfDelay: Infinity })) {
+        if (line === '') continue;
+        visit(decode(line), index++);
+      }
+      if (index !== info.rows) throw new Error(`dataset '${id}' has ${index} rows on disk, its metadata says ${info.rows}`);
+    };
+    return { info, source: { count: info.rows, scan } };
+  }
+}
+
+/**
+ * Parses a stored line into a row, each cell coerced to its column's type in place (the parsed
+ * object keeps V8's fast properties: a copy into a null-prototype object costs ~10× more). Columns
+ * named like Object.prototype members (`constructor`, …) that a line lacks become own nulls, so
+ * no row ever reads an inherited member as a cell.
+ */
+function rowDecoder(columns: ColumnInfo[]): (line: string) => Row {
+  const types = new Map<string, ColumnType>(columns.map((c) => [c.name, c.type]));
+  const inheritedNames = columns.map((c) => c.name).filter((name) => name in Object.prototype);
+  return (line) => {
+    const row = JSON.parse(line) as Row;
+    for (const k of Object.keys(row)) {
+      const type = types.get(k) ?? 'categorical';
+      const v = row[k];
+      // Stored numbers are already numbers: only strings (CSV cells) and oddities need coercing.
+      if (type !== 'numeric' || typeof v !== 'number') row[k] = coerceCell(type, v);
+    }
+    for (const name of inheritedNames) if (!Object.hasOwn(row, name)) Object.defineProperty(row, name, { value: null, enumerable: true, writable: true, configurable: true });
+    return row;
+  };
 }

@@ -56,14 +56,15 @@ export default async function trainingProcessor(job: SandboxedJob<TrainingJobDat
   const { name: backendName, detail } = await backend;
   log('training job started', { backend: backendName, package: detail, attempt: job.attemptsMade + 1, tasks: spec.tasks.map((t) => `${t.name}:${t.type}`), architecture: spec.architecture.type, lossWeighting: spec.lossWeighting.strategy });
 
+  // The rows stream from the store on each pass (fit, encode); only their float32 encoding stays.
   let rows;
   try {
-    ({ rows } = await datasets.readRows(spec.datasetId));
+    ({ source: rows } = await datasets.rowSource(spec.datasetId));
   } catch (err) {
     if (err instanceof NotFoundError) throw new UnrecoverableError(`dataset '${spec.datasetId}' no longer exists`);
     throw err;
   }
-  log('dataset loaded', { rows: rows.length, datasetId: spec.datasetId });
+  log('dataset opened', { rows: rows.count, datasetId: spec.datasetId });
 
   const saved = await checkpoints.load<SavedCheckpoint>(jobId).catch((err) => {
     log('checkpoint unreadable: starting from epoch 0', { error: (err as Error).message });
@@ -97,6 +98,7 @@ export default async function trainingProcessor(job: SandboxedJob<TrainingJobDat
     });
   } catch (err) {
     if (err instanceof TrainingStopped) return handleStop(err.reason);
+    if (err instanceof NotFoundError) throw new UnrecoverableError(`dataset '${spec.datasetId}' no longer exists`);
     // Data the spec cannot be trained on will fail the same way on every retry.
     if (err instanceof SpecError) throw new UnrecoverableError((err as Error).message);
     throw err;

@@ -102,7 +102,8 @@ describe('jobs that survive faults (real worker processes)', () => {
     const again = await (await fetch(`${base}/v1/jobs/${id}/events`, { headers: { 'last-event-id': '3' } })).text();
     assert.deepEqual([...again.matchAll(/^id: (\d+)$/gm)].map((m) => m[1]), ['4', '5']);
     const logs = (await api('GET', `/v1/jobs/${id}/logs`)).body.logs.join('\n');
-    assert.match(logs, /dataset loaded/);
+    assert.match(logs, /dataset opened/);
+    assert.match(logs, /preprocessing fitted/);
     assert.match(logs, /TensorFlow|backend/);
     assert.match(logs, /epoch 5\/5/);
     await w.stop();

@@ -45,6 +45,25 @@ describe('dataset store', () => {
     assert.deepEqual(rows[0].tags, ['a', 'b']);
   });
 
+  it('streams rows to the engine: every scan the same rows, typed, no inherited member read as a cell', async () => {
+    const csv = 'x,constructor,label\n1,a,yes\n2,,no\nNA,b,yes\n';
+    const info = await store.create('scan', 'csv', body(csv), 1e6);
+    const { source } = await store.rowSource(info.id);
+    assert.equal(source.count, 3);
+    const scans: unknown[][] = [[], []];
+    for (const seen of scans) await source.scan((row, i) => void seen.push([i, row.x, row.constructor, row.label]));
+    assert.deepEqual(scans[0], [[0, 1, 'a', 'yes'], [1, 2, null, 'no'], [2, null, 'b', 'yes']]);
+    assert.deepEqual(scans[1], scans[0]);
+    const nd = await store.create('nd-scan', 'ndjson', body('{"toString": 1, "y": 2}\n{"y": 3}\n'), 1e6);
+    const rows: unknown[] = [];
+    await (await store.rowSource(nd.id)).source.scan((row) => void rows.push([row.toString, row.y]));
+    assert.deepEqual(rows, [[1, 2], [null, 3]], 'an absent column named like an Object member is a missing cell');
+    await store.delete(nd.id);
+    const gone = (await store.rowSource(info.id)).source;
+    rmSync(join(dir, info.id), { recursive: true });
+    await assert.rejects(gone.scan(() => undefined), NotFoundError);
+  });
+
   it('refuses malformed uploads with the line, and keeps nothing of them', async () => {
     const before = (await store.list()).length;
     await assert.rejects(store.create('bad', 'csv', body('a,b\n1,2\n3,4,5\n'), 1e6), (e: unknown) => e instanceof DatasetFormatError && /line 3/.test(e.message));
