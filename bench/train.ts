@@ -29,6 +29,7 @@ import { forwardPass } from '../src/mtl/predictor.js';
 import { resolveSpec } from '../src/mtl/spec-resolution.js';
 import type { TaskType, TrainingSpec } from '../src/mtl/spec.js';
 import type { Row } from '../src/mtl/values.js';
+import type { RowSource } from '../src/mtl/row-source.js';
 
 interface Options {
   json: boolean;
@@ -88,14 +89,21 @@ function normals(seed: number) {
   return () => Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u());
 }
 
-/** Synthetic rows: `inputs` N(0,1) features f0…; per task, a target from its columns of a linear teacher. */
-function syntheticRows(n: number, inputs: number, kinds: TaskType[]): Row[] {
+/**
+ * Synthetic rows: `inputs` N(0,1) features f0…; per task, a target from its columns of a linear
+ * teacher. A source that makes the same rows again on every scan, as the store streams a dataset
+ * to the worker: the process never holds them as objects, so peak RSS is the engine's.
+ */
+function syntheticRows(n: number, inputs: number, kinds: TaskType[]): RowSource {
+  return { count: n, scan: async (visit) => generateRows(n, inputs, kinds, visit) };
+}
+
+function generateRows(n: number, inputs: number, kinds: TaskType[], visit: (row: Row, index: number) => void): void {
   const rand = normals(12345);
   const outCols = kinds.reduce((a, k) => a + WIDTH[k], 0);
   const teacher = new Float32Array(inputs * outCols);
   for (let i = 0; i < teacher.length; i++) teacher[i] = rand() / Math.sqrt(inputs);
   const names = Array.from({ length: inputs }, (_, j) => `f${j}`);
-  const rows: Row[] = new Array(n);
   const x = new Float64Array(inputs);
   const t = new Float64Array(outCols);
   for (let r = 0; r < n; r++) {
@@ -120,9 +128,8 @@ function syntheticRows(n: number, inputs: number, kinds: TaskType[]): Row[] {
       else row[`task${ti}`] = t[c];
       c += WIDTH[k];
     });
-    rows[r] = row;
+    visit(row, r);
   }
-  return rows;
 }
 
 const median = (v: number[]) => {
@@ -135,10 +142,9 @@ async function main(): Promise<void> {
   const backend = await selectBackend(o.backend);
   const kinds = Array.from({ length: o.tasks }, (_, i) => KINDS[i % KINDS.length]);
   const rows = syntheticRows(o.n, o.inputs, kinds);
-  const header = Object.keys(rows[0]);
-  const inference = new ColumnInference(header);
-  rows.forEach((r) => inference.add(r));
-  const summary = { id: 'synthetic', name: 'synthetic', rows: rows.length, columns: inference.columns() };
+  let inference: ColumnInference | undefined;
+  await rows.scan((r) => (inference ??= new ColumnInference(Object.keys(r))).add(r));
+  const summary = { id: 'synthetic', name: 'synthetic', rows: rows.count, columns: inference!.columns() };
   const spec: TrainingSpec = {
     datasetId: 'synthetic',
     features: Array.from({ length: o.inputs }, (_, j) => ({ name: `f${j}`, type: 'numeric' as const })),
