@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { BLAS_BACKEND, broadcastLoops, registerBlasBackend } from '../../src/mtl/blas-backend.js';
 import { FusedAdamOptimizer } from '../../src/mtl/fused-adam.js';
+import { seeded } from '../helpers/random.js';
 
 /**
  * The `blas` backend's kernels against the plain JS `cpu` backend's, on random inputs: every
@@ -12,15 +13,6 @@ import { FusedAdamOptimizer } from '../../src/mtl/fused-adam.js';
 const blas = registerBlasBackend();
 const skip = blas.ok ? false : `native BLAS addon unavailable: ${blas.reason}`;
 
-function seeded(seed: number) {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13; s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5; s >>>= 0;
-    return s / 4294967296;
-  };
-}
 const rand = seeded(20240611);
 const randn = (n: number) => Float32Array.from({ length: n }, () => (rand() + rand() + rand() - 1.5) * 2);
 

@@ -9,6 +9,7 @@ import { disposeModel, trainOnRows } from '../../src/mtl/pipeline.js';
 import { resolveSpec } from '../../src/mtl/spec-resolution.js';
 import type { ResolvedArchitecture, TaskType, TrainingSpec } from '../../src/mtl/spec.js';
 import { loadDigits, PIXELS } from '../helpers/digits.js';
+import { seeded } from '../helpers/random.js';
 
 /**
  * The trainer's fused path on the `blas` backend (each Dense layer, each task's masked loss and
@@ -18,15 +19,6 @@ import { loadDigits, PIXELS } from '../helpers/digits.js';
 const blas = registerBlasBackend();
 const skip = blas.ok ? false : `native BLAS addon unavailable: ${blas.reason}`;
 
-function seeded(seed: number) {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13; s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5; s >>>= 0;
-    return s / 4294967296;
-  };
-}
 const rand = seeded(777);
 const randn = (n: number, scale = 1) => Float32Array.from({ length: n }, () => (rand() + rand() + rand() - 1.5) * 2 * scale);
 
