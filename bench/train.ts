@@ -29,7 +29,7 @@ import { forwardPass } from '../src/mtl/predictor.js';
 import { resolveSpec } from '../src/mtl/spec-resolution.js';
 import type { TaskType, TrainingSpec } from '../src/mtl/spec.js';
 import type { Row } from '../src/mtl/values.js';
-import type { RowSource } from '../src/mtl/row-source.js';
+import { rowScanSource, type RowSource } from '../src/mtl/row-source.js';
 
 interface Options {
   json: boolean;
@@ -95,7 +95,7 @@ function normals(seed: number) {
  * to the worker: the process never holds them as objects, so peak RSS is the engine's.
  */
 function syntheticRows(n: number, inputs: number, kinds: TaskType[]): RowSource {
-  return { count: n, scan: async (visit) => generateRows(n, inputs, kinds, visit) };
+  return rowScanSource(n, async (visit) => generateRows(n, inputs, kinds, visit));
 }
 
 function generateRows(n: number, inputs: number, kinds: TaskType[], visit: (row: Row, index: number) => void): void {

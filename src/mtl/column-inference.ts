@@ -22,24 +22,33 @@ const BOOLEAN_STRINGS = new Set(['true', 'false', 'TRUE', 'FALSE', 'True', 'Fals
 /** Streams over rows once and infers each column's type from what it saw. */
 export class ColumnInference {
   private readonly stats = new Map<string, ColumnStats>();
+  private readonly names: string[] = [];
   private rows = 0;
 
   constructor(columns: string[] = []) {
-    for (const c of columns) this.stats.set(c, new ColumnStats(c));
+    for (const c of columns) this.addColumn(c);
+  }
+
+  private addColumn(name: string): ColumnStats {
+    const s = new ColumnStats(name);
+    this.stats.set(name, s);
+    this.names.push(name);
+    return s;
   }
 
   add(row: Record<string, unknown>): void {
     this.rows++;
-    for (const [name, value] of Object.entries(row)) {
+    const keys = Object.keys(row);
+    for (const name of keys) {
       let s = this.stats.get(name);
       if (!s) {
-        s = new ColumnStats(name);
+        s = this.addColumn(name);
         s.missing = this.rows - 1; // rows before this column appeared lacked it
-        this.stats.set(name, s);
       }
-      s.add(value);
+      s.add(row[name]);
     }
-    for (const s of this.stats.values()) if (!(s.name in row)) s.missing++;
+    // Every key is a column: a row with as many keys as there are columns lacks none.
+    if (keys.length < this.stats.size) for (const s of this.stats.values()) if (!Object.hasOwn(row, s.name)) s.missing++;
   }
 
   get rowCount(): number {
@@ -48,6 +57,11 @@ export class ColumnInference {
 
   get columnCount(): number {
     return this.stats.size;
+  }
+
+  /** The columns seen so far, in the order of columns() (first appearance). */
+  get columnNames(): readonly string[] {
+    return this.names;
   }
 
   columns(): ColumnInfo[] {

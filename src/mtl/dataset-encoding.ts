@@ -1,5 +1,5 @@
 import type { EncodedSplit } from './evaluation.js';
-import { FeatureWriter, LabelBuffers, PreprocessingFit, type Preprocessing } from './preprocessing.js';
+import { encodedColumns, FeatureWriter, LabelBuffers, PreprocessingFit, type Preprocessing } from './preprocessing.js';
 import { createRng, shuffledIndices } from './rng.js';
 import type { RowSource } from './row-source.js';
 import type { ResolvedSpec } from './spec.js';
@@ -26,9 +26,10 @@ export async function encodeDataset(spec: ResolvedSpec, source: RowSource): Prom
   const slot = new Int32Array(n); // row index → position in the shuffled order
   order.forEach((row, position) => (slot[row] = position));
 
+  const columns = encodedColumns(spec);
   const fit = new PreprocessingFit(spec);
-  await source.scan((row, i) => {
-    if (slot[i] < nTrain) fit.add(row);
+  await source.scanColumns(columns, (cells, i) => {
+    if (slot[i] < nTrain) fit.addCells(cells);
   });
   const preprocessing = fit.result();
 
@@ -36,11 +37,12 @@ export async function encodeDataset(spec: ResolvedSpec, source: RowSource): Prom
   const train = emptySplit(preprocessing, nTrain);
   const validation = nVal > 0 ? emptySplit(preprocessing, nVal) : null;
   const features = new FeatureWriter(preprocessing);
-  await source.scan((row, i) => {
+  const firstLabel = spec.features.length;
+  await source.scanColumns(columns, (cells, i) => {
     const p = slot[i];
     const [split, r] = p < nTrain ? [train, p] : [validation!, p - nTrain];
-    features.write(row, i, split.x, r * d);
-    split.buffers.set(r, row);
+    features.writeCells(cells, i, split.x, r * d);
+    split.buffers.setCells(r, cells, firstLabel);
   });
   return { preprocessing, train: done(train), validation: validation && done(validation) };
 }

@@ -48,6 +48,11 @@ export function fitPreprocessing(spec: ResolvedSpec, rows: Row[]): Preprocessing
   return fit.result();
 }
 
+/** The columns encoding reads, in the order of a row's cells in addCells / writeCells / setCells. */
+export function encodedColumns(spec: ResolvedSpec): string[] {
+  return [...spec.features.map((f) => f.name), ...spec.tasks.map((t) => t.column)];
+}
+
 /**
  * Learns the preprocessing one row at a time, so a dataset can stream past it from disk: running
  * moments of numeric columns, counts of categories, the distinct labels of each task.
@@ -63,23 +68,32 @@ export class PreprocessingFit {
 
   add(row: Row): void {
     const { features, tasks } = this.spec;
-    for (let j = 0; j < features.length; j++) {
-      const stats = this.featureStats[j];
-      const v = row[features[j].name];
-      if (stats instanceof Moments) stats.add(v);
-      else if (!isMissing(v) && typeof v !== 'object' && typeof v !== 'function') {
-        const k = keyOf(v as Scalar);
-        stats.set(k, (stats.get(k) ?? 0) + 1);
-      }
+    for (let j = 0; j < features.length; j++) this.addFeature(j, row[features[j].name]);
+    for (let t = 0; t < tasks.length; t++) this.addLabel(t, row[tasks[t].column]);
+  }
+
+  /** One row as the cells of `encodedColumns(spec)`: the features', then the tasks'. */
+  addCells(cells: unknown[]): void {
+    const f = this.featureStats.length;
+    for (let j = 0; j < f; j++) this.addFeature(j, cells[j]);
+    for (let t = 0; t < this.taskStats.length; t++) this.addLabel(t, cells[f + t]);
+  }
+
+  private addFeature(j: number, v: unknown): void {
+    const stats = this.featureStats[j];
+    if (stats instanceof Moments) stats.add(v);
+    else if (!isMissing(v) && typeof v !== 'object' && typeof v !== 'function') {
+      const k = keyOf(v as Scalar);
+      stats.set(k, (stats.get(k) ?? 0) + 1);
     }
-    for (let t = 0; t < tasks.length; t++) {
-      const stats = this.taskStats[t];
-      const v = row[tasks[t].column];
-      if (stats instanceof Moments) stats.add(v);
-      else if (isMissing(v) || typeof v === 'function') continue; // (functions: inherited members, not cells)
-      else if (tasks[t].type === 'multilabel') for (const l of toLabelList(v) ?? []) stats.set(keyOf(l), l);
-      else if (typeof v !== 'object' && !stats.has(keyOf(v as Scalar))) stats.set(keyOf(v as Scalar), v as Scalar);
-    }
+  }
+
+  private addLabel(t: number, v: unknown): void {
+    const stats = this.taskStats[t];
+    if (stats instanceof Moments) stats.add(v);
+    else if (isMissing(v) || typeof v === 'function') return; // (functions: inherited members, not cells)
+    else if (this.spec.tasks[t].type === 'multilabel') for (const l of toLabelList(v) ?? []) stats.set(keyOf(l), l);
+    else if (typeof v !== 'object' && !stats.has(keyOf(v as Scalar))) stats.set(keyOf(v as Scalar), v as Scalar);
   }
 
   result(): Preprocessing {
@@ -165,30 +179,40 @@ export class FeatureWriter {
   write(row: Row, r: number, out: Float32Array, offset: number): void {
     const { features } = this.prep;
     for (let j = 0; j < features.length; j++) {
-      const f = features[j];
-      const value = row[f.name];
+      const name = features[j].name;
+      const value = row[name];
       // (Inherited members such as `constructor` are functions: they count as missing too.)
-      if (this.strict && (value === undefined || typeof value === 'function') && !Object.prototype.hasOwnProperty.call(row, f.name)) throw new FeatureValueError(r, f.name, `feature '${f.name}' is missing`);
-      if (f.type === 'numeric') {
-        // The common case first (serving hot path): a number is either finite or missing.
-        if (typeof value === 'number') {
-          if (Number.isFinite(value)) out[offset] = (value - f.mean) / f.std;
-        } else if (!isMissing(value) && typeof value !== 'function') {
-          const n = toNumber(value);
-          if (n === undefined) throw new FeatureValueError(r, f.name, `feature '${f.name}' must be a number, got ${JSON.stringify(value)}`);
-          out[offset] = (n - f.mean) / f.std;
-        }
-        offset += 1;
-      } else {
-        let slot = f.categories.length;
-        if (!isMissing(value) && typeof value !== 'function') {
-          if (typeof value === 'object') throw new FeatureValueError(r, f.name, `feature '${f.name}' must be a single value`);
-          slot = this.indexes[j]!.get(keyOf(value as Scalar)) ?? f.categories.length;
-        }
-        out[offset + slot] = 1;
-        offset += f.categories.length + 1;
-      }
+      if (this.strict && (value === undefined || typeof value === 'function') && !Object.prototype.hasOwnProperty.call(row, name)) throw new FeatureValueError(r, name, `feature '${name}' is missing`);
+      offset = this.encode(j, value, r, out, offset);
     }
+  }
+
+  /** One row as cells, the features' first (see encodedColumns). */
+  writeCells(cells: unknown[], r: number, out: Float32Array, offset: number): void {
+    for (let j = 0; j < this.prep.features.length; j++) offset = this.encode(j, cells[j], r, out, offset);
+  }
+
+  /** Encodes feature j's value at `offset`; returns the offset after it. */
+  private encode(j: number, value: unknown, r: number, out: Float32Array, offset: number): number {
+    const f = this.prep.features[j];
+    if (f.type === 'numeric') {
+      // The common case first (serving hot path): a number is either finite or missing.
+      if (typeof value === 'number') {
+        if (Number.isFinite(value)) out[offset] = (value - f.mean) / f.std;
+      } else if (!isMissing(value) && typeof value !== 'function') {
+        const n = toNumber(value);
+        if (n === undefined) throw new FeatureValueError(r, f.name, `feature '${f.name}' must be a number, got ${JSON.stringify(value)}`);
+        out[offset] = (n - f.mean) / f.std;
+      }
+      return offset + 1;
+    }
+    let slot = f.categories.length;
+    if (!isMissing(value) && typeof value !== 'function') {
+      if (typeof value === 'object') throw new FeatureValueError(r, f.name, `feature '${f.name}' must be a single value`);
+      slot = this.indexes[j]!.get(keyOf(value as Scalar)) ?? f.categories.length;
+    }
+    out[offset + slot] = 1;
+    return offset + f.categories.length + 1;
   }
 }
 
@@ -215,29 +239,35 @@ export class LabelBuffers {
 
   set(r: number, row: Row): void {
     const { tasks } = this.prep;
-    for (let t = 0; t < tasks.length; t++) {
-      const enc = tasks[t];
-      const { values, mask, width } = this.labels[t];
-      const cell = row[enc.column];
-      if (isMissing(cell) || typeof cell === 'function') continue;
-      if (enc.type === 'multilabel') {
-        mask[r] = 1;
-        for (const l of toLabelList(cell) ?? []) {
-          const i = this.indexes[t].get(keyOf(l));
-          if (i !== undefined) values[r * width + i] = 1;
-        }
-      } else if (enc.type === 'regression') {
-        const v = toNumber(cell);
-        if (v === undefined) continue;
-        mask[r] = 1;
-        values[r] = (v - enc.mean) / enc.std;
-      } else {
-        if (typeof cell === 'object') continue;
-        const i = this.indexes[t].get(keyOf(cell as Scalar));
-        if (i === undefined) continue; // a label never seen in training: nothing to learn from it
-        mask[r] = 1;
-        values[r] = i;
+    for (let t = 0; t < tasks.length; t++) this.setLabel(t, r, row[tasks[t].column]);
+  }
+
+  /** One row as cells: task t's label is `cells[first + t]` (see encodedColumns). */
+  setCells(r: number, cells: unknown[], first: number): void {
+    for (let t = 0; t < this.labels.length; t++) this.setLabel(t, r, cells[first + t]);
+  }
+
+  private setLabel(t: number, r: number, cell: unknown): void {
+    const enc = this.prep.tasks[t];
+    const { values, mask, width } = this.labels[t];
+    if (isMissing(cell) || typeof cell === 'function') return;
+    if (enc.type === 'multilabel') {
+      mask[r] = 1;
+      for (const l of toLabelList(cell) ?? []) {
+        const i = this.indexes[t].get(keyOf(l));
+        if (i !== undefined) values[r * width + i] = 1;
       }
+    } else if (enc.type === 'regression') {
+      const v = toNumber(cell);
+      if (v === undefined) return;
+      mask[r] = 1;
+      values[r] = (v - enc.mean) / enc.std;
+    } else {
+      if (typeof cell === 'object') return;
+      const i = this.indexes[t].get(keyOf(cell as Scalar));
+      if (i === undefined) return; // a label never seen in training: nothing to learn from it
+      mask[r] = 1;
+      values[r] = i;
     }
   }
 }

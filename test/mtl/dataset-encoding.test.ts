@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { encodeDataset } from '../../src/mtl/dataset-encoding.js';
 import { encodeFeatures, encodeLabels, fitPreprocessing } from '../../src/mtl/preprocessing.js';
 import { createRng, shuffledIndices } from '../../src/mtl/rng.js';
-import type { RowSource } from '../../src/mtl/row-source.js';
+import { rowScanSource, type RowSource } from '../../src/mtl/row-source.js';
 import { resolveSpec } from '../../src/mtl/spec-resolution.js';
 import { loadDigits, PIXELS } from '../helpers/digits.js';
 
@@ -21,12 +21,11 @@ const spec = resolveSpec(
 /** A source that hands out a fresh copy of each row on every scan (as the store parses lines) and counts its scans. */
 function streamed(): RowSource & { scans: number } {
   const source = {
-    count: rows.length,
-    scans: 0,
-    scan: async (visit: (row: (typeof rows)[number], index: number) => void) => {
+    ...rowScanSource(rows.length, async (visit) => {
       source.scans++;
       rows.forEach((row, i) => visit({ ...row }, i));
-    },
+    }),
+    scans: 0,
   };
   return source;
 }

@@ -1,6 +1,6 @@
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -62,6 +62,22 @@ describe('dataset store', () => {
     const gone = (await store.rowSource(info.id)).source;
     rmSync(join(dir, info.id), { recursive: true });
     await assert.rejects(gone.scan(() => undefined), NotFoundError);
+  });
+
+  it('stores rows as arrays in column order (a column first seen later: earlier rows lack it) and still reads rows stored as objects', async () => {
+    const info = await store.create('late', 'ndjson', body('{"a": 1}\n{"a": 2, "b": "x"}\n'), 1e6);
+    const file = join(dir, info.id, 'rows.ndjson');
+    assert.deepEqual(readFileSync(file, 'utf8').trim().split('\n'), ['[1]', '[2,"x"]']);
+    const cells: unknown[] = [];
+    const { source } = await store.rowSource(info.id);
+    await source.scanColumns(['b', 'nope', 'a'], (c, i) => void cells.push([i, ...c]));
+    assert.deepEqual(cells, [[0, null, null, 1], [1, 'x', null, 2]]);
+    // A dataset written before the array format: one object a line, cells as uploaded.
+    writeFileSync(file, '{"a": "3"}\n{"b": "y", "a": 4}\n');
+    const old: unknown[] = [];
+    await source.scanColumns(['a', 'b'], (c) => void old.push([...c]));
+    assert.deepEqual(old, [[3, null], [4, 'y']]);
+    assert.deepEqual((await store.readRows(info.id)).rows.map((r) => ({ ...r })), [{ a: 3, b: null }, { a: 4, b: 'y' }]);
   });
 
   it('refuses malformed uploads with the line, and keeps nothing of them', async () => {
