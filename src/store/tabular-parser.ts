@@ -83,14 +83,19 @@ async function* parseNdjson(input: Readable): AsyncGenerator<Record<string, unkn
     }
     if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new DatasetFormatError('each line must be a JSON object', line);
     if (Object.prototype.hasOwnProperty.call(value, '__proto__')) throw new DatasetFormatError(`field name '__proto__' is not allowed`, line);
-    for (const [key, cell] of Object.entries(value)) {
-      if (!isCell(cell)) throw new DatasetFormatError(`field '${key}' must be a string, number, boolean, null or a list of those`, line);
+    const record = value as Record<string, unknown>;
+    for (const key of Object.keys(record)) {
+      if (!isCell(record[key])) throw new DatasetFormatError(`field '${key}' must be a string, number, boolean, null or a list of those`, line);
     }
     yield value as Record<string, unknown>;
   }
 }
 
+function isScalar(v: unknown): boolean {
+  const t = typeof v;
+  return t === 'number' || t === 'string' || t === 'boolean';
+}
+
 function isCell(v: unknown): boolean {
-  if (v === null || ['string', 'number', 'boolean'].includes(typeof v)) return true;
-  return Array.isArray(v) && v.every((x) => ['string', 'number', 'boolean'].includes(typeof x));
+  return v === null || isScalar(v) || (Array.isArray(v) && v.every(isScalar));
 }
