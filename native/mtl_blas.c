@@ -50,6 +50,16 @@ extern char *openblas_get_corename(void);
     }                                                                               \
   } while (0)
 
+/* Declares argv[n] with a function's arguments; throws unless at least n were passed. */
+#define ARGS(n, name)                                                               \
+  size_t argc = (n);                                                                \
+  napi_value argv[(n)];                                                             \
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));                      \
+  if (argc < (n)) {                                                                 \
+    napi_throw_error(env, NULL, "mtl_blas." name ": " #n " arguments expected");    \
+    return NULL;                                                                    \
+  }
+
 static int get_f32(napi_env env, napi_value v, float **data, size_t *length) {
   napi_typedarray_type type;
   napi_value buffer;
@@ -91,13 +101,7 @@ static int get_bool(napi_env env, napi_value v, int *out) {
 
 
 static napi_value Sgemm(napi_env env, napi_callback_info info) {
-  size_t argc = 12;
-  napi_value argv[12];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 12) {
-    napi_throw_error(env, NULL, "mtl_blas.sgemm: 12 arguments expected");
-    return NULL;
-  }
+  ARGS(12, "sgemm")
   int64_t batch, M, N, K, sA, sB, sC;
   int tA, tB;
   float *A, *B, *C;
@@ -128,13 +132,7 @@ static napi_value Sgemm(napi_env env, napi_callback_info info) {
 }
 
 static napi_value Epilogue(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 6) {
-    napi_throw_error(env, NULL, "mtl_blas.epilogue: 6 arguments expected");
-    return NULL;
-  }
+  ARGS(6, "epilogue")
   float *C, *bias = NULL;
   size_t lC, lBias = 0;
   int64_t rows, cols, act;
@@ -219,13 +217,7 @@ __attribute__((noinline)) static void adam_inplace(float *w, const float *restri
 }
 
 static napi_value AdamInPlace(napi_env env, napi_callback_info info) {
-  size_t argc = 12;
-  napi_value argv[12];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 12) {
-    napi_throw_error(env, NULL, "mtl_blas.adamInPlace: 12 arguments expected");
-    return NULL;
-  }
+  ARGS(12, "adamInPlace")
   float *w, *g, *m, *v;
   size_t lw, lg, lm, lv;
   double d[8];
@@ -241,13 +233,7 @@ static napi_value AdamInPlace(napi_env env, napi_callback_info info) {
 }
 
 static napi_value Adam(napi_env env, napi_callback_info info) {
-  size_t argc = 15;
-  napi_value argv[15];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 15) {
-    napi_throw_error(env, NULL, "mtl_blas.adam: 15 arguments expected");
-    return NULL;
-  }
+  ARGS(15, "adam")
   float *w, *g, *m, *v, *ow, *om, *ov;
   size_t lw, lg, lm, lv, low, lom, lov;
   double d[8];
@@ -338,13 +324,7 @@ typedef void (*binary_fn)(float *, const float *, const float *, int64_t, int64_
 static const binary_fn BINARY[] = {bin_add, bin_sub, bin_mul, bin_div, bin_max, bin_min, bin_sqdiff};
 
 static napi_value Binary(napi_env env, napi_callback_info info) {
-  size_t argc = 13;
-  napi_value argv[13];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 13) {
-    napi_throw_error(env, NULL, "mtl_blas.binary: 13 arguments expected");
-    return NULL;
-  }
+  ARGS(13, "binary")
   int64_t op, n[9];
   float *out, *a, *b;
   size_t lo, la, lb;
