@@ -1,4 +1,4 @@
-import { isMissing, toNumber } from './values.js';
+import { isMissing, MISSING_STRINGS, toNumber } from './values.js';
 
 export type ColumnType = 'numeric' | 'categorical' | 'boolean' | 'multilabel' | 'empty';
 
@@ -51,6 +51,12 @@ export class ColumnInference {
     if (keys.length < this.stats.size) for (const s of this.stats.values()) if (!Object.hasOwn(row, s.name)) s.missing++;
   }
 
+  /** One row as cells in the order of the columns given to the constructor (a CSV record). */
+  addCells(cells: readonly unknown[]): void {
+    this.rows++;
+    for (let i = 0; i < cells.length; i++) this.stats.get(this.names[i])!.add(cells[i]);
+  }
+
   get rowCount(): number {
     return this.rows;
   }
@@ -84,22 +90,42 @@ class ColumnStats {
   constructor(readonly name: string) {}
 
   add(value: unknown): void {
+    if (typeof value === 'string') return this.addText(value);
     if (isMissing(value)) {
       this.missing++;
       return;
     }
     this.present++;
-    if (Array.isArray(value) || (typeof value === 'string' && value.includes('|'))) this.lists++;
-    if (typeof value === 'boolean' || (typeof value === 'string' && BOOLEAN_STRINGS.has(value.trim()))) this.booleans++;
-    else {
-      const n = typeof value === 'number' || typeof value === 'string' ? toNumber(value) : undefined;
-      if (n !== undefined) {
-        this.numeric++;
-        if (n < this.min) this.min = n;
-        if (n > this.max) this.max = n;
-      }
+    if (Array.isArray(value)) this.lists++;
+    if (typeof value === 'boolean') this.booleans++;
+    else if (typeof value === 'number') this.addNumber(value);
+    this.addDistinct(typeof value === 'object' ? JSON.stringify(value) : String(value), value);
+  }
+
+  /** A text cell (every CSV cell): the checks of add(), trimming once. */
+  private addText(value: string): void {
+    const t = value.trim();
+    if (MISSING_STRINGS.has(t)) {
+      this.missing++;
+      return;
     }
-    const key = typeof value === 'object' ? JSON.stringify(value) : String(value);
+    this.present++;
+    if (value.includes('|')) this.lists++;
+    if (BOOLEAN_STRINGS.has(t)) this.booleans++;
+    else {
+      const n = Number(t);
+      if (Number.isFinite(n)) this.addNumber(n);
+    }
+    this.addDistinct(value, value);
+  }
+
+  private addNumber(n: number): void {
+    this.numeric++;
+    if (n < this.min) this.min = n;
+    if (n > this.max) this.max = n;
+  }
+
+  private addDistinct(key: string, value: unknown): void {
     if (!this.distinct.has(key)) {
       if (this.distinct.size >= DISTINCT_CAP) this.capped = true;
       else {

@@ -3,7 +3,8 @@ export type Scalar = string | number | boolean;
 export type Cell = Scalar | null | Scalar[];
 export type Row = Record<string, unknown>;
 
-const MISSING_STRINGS = new Set(['', 'NA', 'N/A', 'null', 'NULL', 'NaN']);
+/** Texts that mean a missing cell (after trimming). */
+export const MISSING_STRINGS: ReadonlySet<string> = new Set(['', 'NA', 'N/A', 'null', 'NULL', 'NaN']);
 
 /** Empty cells, `NA` and `null` (and JSON null / absent) are missing values. */
 export function isMissing(value: unknown): boolean {

@@ -1,6 +1,6 @@
 import { createInterface } from 'node:readline';
 import { Transform, type Readable } from 'node:stream';
-import { parse } from 'csv-parse';
+import { parseCsvRecords } from './csv-parser.js';
 import { DatasetFormatError, PayloadTooLargeError } from './store-errors.js';
 
 export type TabularFormat = 'csv' | 'ndjson';
@@ -23,30 +23,20 @@ export class ByteLimit extends Transform {
 }
 
 /**
- * Parses a CSV (header row first) or NDJSON (one JSON object a line) stream into rows.
- * CSV cells stay strings (types are inferred later); NDJSON values stay as JSON gave them.
+ * Parses a CSV (header row first) or NDJSON (one JSON object a line) stream into rows. CSV gives
+ * arrays of cells, the checked header first; cells stay strings (types are inferred later). NDJSON
+ * gives objects, values as JSON gave them.
  */
-export async function* parseRows(input: Readable, format: TabularFormat): AsyncGenerator<Record<string, unknown>> {
+export async function* parseRows(input: Readable, format: TabularFormat): AsyncGenerator<string[] | Record<string, unknown>> {
   if (format === 'csv') yield* parseCsv(input);
   else yield* parseNdjson(input);
 }
 
-async function* parseCsv(input: Readable): AsyncGenerator<Record<string, unknown>> {
-  const parser = parse({
-    bom: true,
-    columns: (header: string[]) => checkHeader(header),
-    skip_empty_lines: true,
-    trim: false,
-    max_record_size: MAX_FIELD_BYTES,
-  });
-  input.on('error', (err) => parser.destroy(err));
-  input.pipe(parser);
-  try {
-    for await (const record of parser) yield record as Record<string, unknown>;
-  } catch (err) {
-    if (err instanceof PayloadTooLargeError || err instanceof DatasetFormatError) throw err;
-    const e = err as { message?: string; lines?: number };
-    throw new DatasetFormatError(`malformed CSV: ${e.message ?? String(err)}`.replace(/\s+/g, ' '), e.lines);
+async function* parseCsv(input: Readable): AsyncGenerator<string[]> {
+  let header = true;
+  for await (const record of parseCsvRecords(input, MAX_FIELD_BYTES * 16)) {
+    yield header ? checkHeader(record) : record;
+    header = false;
   }
 }
 
