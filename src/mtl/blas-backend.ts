@@ -58,8 +58,9 @@ let native: NativeBlas | undefined;
  *   strided loops), bias and activation in one native pass;
  * - `GatherV2` on axis 0 (batch rows): row copies instead of per-element index arithmetic, and
  *   `MtlGatherRows` (new): a whole batch (inputs, every task's labels and mask) in one kernel;
- * - `Sum` over the leading axes (bias gradients): one pass instead of a transpose then a sum;
- * - `Pack` of same-shape float32 tensors on axis 0 (a step's statistics): one copy;
+ * - `Sum` over a contiguous block of axes (bias gradients, MMoE's expert mixing): no transpose first;
+ * - `Pack` of same-shape float32 tensors on any axis (a step's statistics, expert stacks), and
+ *   `Unpack` (its gradient): strided copies instead of the cpu backend's element-wise buffers;
  * - `Softmax` over the last axis (classification heads when serving): one pass per row;
  * - float32 elementwise kernels (Add, Sub, Multiply, RealDiv, Maximum, Minimum,
  *   SquaredDifference with broadcasting; Relu, Step, Neg, Exp, Log, Log1p, Abs, Sqrt, Square,
@@ -110,6 +111,7 @@ export function registerBlasBackend(): BlasBackendInfo {
     ['GatherV2', gatherKernel(original('GatherV2'))],
     ['Sum', sumKernel(blas, original('Sum'))],
     ['Pack', packKernel(original('Pack'))],
+    ['Unpack', unpackKernel(original('Unpack'))],
     ['Softmax', softmaxKernel(original('Softmax'))],
     ...Object.entries(BINARY_OPS).map(([name, op]) => [name, binaryKernel(blas, op, original(name))] as const),
     ...Object.entries(UNARY_OPS).map(([name, op]) => [name, unaryKernel(blas, op, original(name))] as const),
@@ -301,47 +303,78 @@ function softmaxKernel(fallback: Kernel): Kernel {
 function packKernel(fallback: Kernel): Kernel {
   return (args) => {
     const inputs = args.inputs as unknown as tf.TensorInfo[];
-    if (Number(args.attrs?.axis ?? 0) !== 0 || inputs.length < 2) return fallback(args);
+    if (inputs.length < 2) return fallback(args);
     const shape = inputs[0].shape;
-    let size = 0;
+    let axis = Number(args.attrs?.axis ?? 0);
+    if (axis < 0) axis += shape.length + 1;
+    const values: Float32Array[] = [];
     for (const t of inputs) {
       const v = f32(args.backend, t);
       if (!v || !sameShape(t.shape, shape)) return fallback(args);
-      size += v.length;
+      values.push(v);
     }
-    const out = new Float32Array(size);
-    let offset = 0;
-    for (const t of inputs) {
-      const v = f32(args.backend, t)!;
-      if (v.length === 1) out[offset] = v[0];
-      else out.set(v, offset);
-      offset += v.length;
-    }
-    return args.backend.makeTensorInfo([inputs.length, ...shape], 'float32', out);
+    // Input i fills slot i of the new axis: blocks of `inner` values, `outer` times.
+    const n = inputs.length;
+    const inner = tf.util.sizeFromShape(shape.slice(axis));
+    const outer = values[0].length / Math.max(inner, 1);
+    const out = new Float32Array(values[0].length * n);
+    values.forEach((v, i) => {
+      if (outer === 1) out.set(v, i * inner);
+      else for (let o = 0; o < outer; o++) copyBlock(v, o * inner, out, (o * n + i) * inner, inner);
+    });
+    return args.backend.makeTensorInfo([...shape.slice(0, axis), n, ...shape.slice(axis)], 'float32', out);
   };
 }
 
-/** Sum over the leading axes of a float32 tensor (a bias gradient: over the batch) without transposing first. */
+/** Splits a float32 tensor along an axis (the gradient of a Pack: MMoE's and PLE's expert stacks). */
+function unpackKernel(fallback: Kernel): Kernel {
+  return (args) => {
+    const { value } = args.inputs as { value: tf.TensorInfo };
+    const xv = f32(args.backend, value);
+    if (!xv) return fallback(args);
+    const shape = value.shape;
+    let axis = Number(args.attrs?.axis ?? 0);
+    if (axis < 0) axis += shape.length;
+    const n = shape[axis];
+    const inner = tf.util.sizeFromShape(shape.slice(axis + 1));
+    const outer = tf.util.sizeFromShape(shape.slice(0, axis));
+    const outShape = [...shape.slice(0, axis), ...shape.slice(axis + 1)];
+    return Array.from({ length: n }, (_, i) => {
+      const out = new Float32Array(outer * inner);
+      for (let o = 0; o < outer; o++) copyBlock(xv, (o * n + i) * inner, out, o * inner, inner);
+      return args.backend.makeTensorInfo(outShape, 'float32', out);
+    });
+  };
+}
+
+function copyBlock(from: Float32Array, at: number, to: Float32Array, into: number, size: number): void {
+  if (size >= 32) to.set(from.subarray(at, at + size), into);
+  else for (let j = 0; j < size; j++) to[into + j] = from[at + j];
+}
+
+/**
+ * Sum of a float32 tensor over one contiguous block of axes without transposing first: the
+ * leading axes (a bias gradient, over the batch) in one pass, a middle block (MMoE's sum over its
+ * experts) one outer slice at a time. Each output adds its inputs in the cpu kernel's order.
+ */
 function sumKernel(blas: NativeBlas, fallback: Kernel): Kernel {
   return (args) => {
     const { x } = args.inputs as { x: tf.TensorInfo };
     const xv = f32(args.backend, x);
     const rank = x.shape.length;
     if (!xv || rank < 2) return fallback(args);
-    const axes = tf.util.parseAxisParam(args.attrs?.axis as number | number[], x.shape);
+    const axes = [...tf.util.parseAxisParam(args.attrs?.axis as number | number[], x.shape)].sort((a, b) => a - b);
     const k = axes.length;
-    if (k >= rank) return fallback(args);
-    // leading axes only: {0, …, k − 1} in any order
-    let mask = 0;
-    for (let i = 0; i < k; i++) mask |= 1 << axes[i];
-    if (mask !== (1 << k) - 1) return fallback(args);
-    let rows = 1;
-    for (let i = 0; i < k; i++) rows *= x.shape[i];
-    const cols = xv.length / Math.max(rows, 1);
-    const out = new Float32Array(cols);
-    blas.sumRows(xv, rows, cols, out);
-    const shape = x.shape.slice(k);
-    if (args.attrs?.keepDims) for (let i = 0; i < k; i++) shape.unshift(1);
+    const first = axes[0];
+    const last = axes[k - 1];
+    if (k >= rank || last - first !== k - 1 || new Set(axes).size !== k) return fallback(args);
+    const outer = tf.util.sizeFromShape(x.shape.slice(0, first));
+    const rows = tf.util.sizeFromShape(x.shape.slice(first, last + 1));
+    const cols = tf.util.sizeFromShape(x.shape.slice(last + 1));
+    const out = new Float32Array(outer * cols);
+    if (outer === 1) blas.sumRows(xv, rows, cols, out);
+    else for (let o = 0; o < outer; o++) blas.sumRows(xv.subarray(o * rows * cols, (o + 1) * rows * cols), rows, cols, out.subarray(o * cols, (o + 1) * cols));
+    const shape = args.attrs?.keepDims ? x.shape.map((d, i) => (i >= first && i <= last ? 1 : d)) : [...x.shape.slice(0, first), ...x.shape.slice(last + 1)];
     return args.backend.makeTensorInfo(shape, 'float32', out);
   };
 }

@@ -151,6 +151,25 @@ describe('blas backend kernels = cpu backend kernels', { skip }, () => {
     await same('axis 0 keepDims', () => tf.sum(tf.tensor3d(x, [6, 5, 4]), 0, true), 0);
     await same('axis 1 (cpu)', () => tf.sum(tf.tensor2d(x, [30, 4]), 1), 0);
     await same('all', () => tf.sum(tf.tensor2d(x, [30, 4])), 0);
+    // A middle or last block of axes (MMoE mixes its experts over axis 1 of [batch, experts, units]).
+    await same('axis 1 of 3', () => tf.sum(tf.tensor3d(x, [6, 5, 4]), 1), 0);
+    await same('axis 1 of 3, keepDims', () => tf.sum(tf.tensor3d(x, [6, 5, 4]), 1, true), 0);
+    await same('axis −1', () => tf.sum(tf.tensor3d(x, [6, 5, 4]), -1), 0);
+    await same('axes [2, 1] of 4', () => tf.sum(tf.tensor4d(x, [2, 3, 5, 4]), [2, 1]), 0);
+    await same('axes [1, 3] (not contiguous: cpu)', () => tf.sum(tf.tensor4d(x, [2, 3, 5, 4]), [1, 3]), 0);
+  });
+
+  it('stack and unstack on every axis (MMoE / PLE expert stacks and their gradient)', async () => {
+    const parts = [randn(6 * 4), randn(6 * 4), randn(6 * 4)];
+    for (const axis of [0, 1, 2, -1]) {
+      await same(`stack axis ${axis}`, () => tf.stack(parts.map((p) => tf.tensor2d(p, [6, 4])), axis), 0);
+    }
+    const x = randn(5 * 3 * 40);
+    for (const axis of [0, 1, 2, -1]) {
+      await same(`unstack axis ${axis}`, () => tf.unstack(tf.tensor3d(x, [5, 3, 40]), axis), 0);
+    }
+    await same('unstack of a vector', () => tf.unstack(tf.tensor1d(x.subarray(0, 7))), 0);
+    assert.ok(blas.kernels.includes('Unpack'));
   });
 
   it('elementwise binary ops with every broadcast pattern, bit-identical', async () => {
