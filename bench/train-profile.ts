@@ -3,7 +3,7 @@
  * per-kernel wall-clock timers and prints kernel time per kernel name (and the slowest kernel/shape pairs).
  *
  *   npx tsx bench/train-profile.ts [--backend blas|wasm|cpu] [--n 2560] [--tasks 3] [--batch 256]
- *                                  [--architecture hard-sharing|soft-sharing|mmoe|ple]
+ *                                  [--architecture hard-sharing|soft-sharing|mmoe|ple] [--weighting static|uncertainty|dwa|gradnorm|pcgrad]
  *
  * Kernel times are wall time around each kernel call (the CPU backends are synchronous; nested calls
  * count once), so the gap to the step time is tfjs's own bookkeeping (tape, tidy, tensor creation)
@@ -14,7 +14,7 @@ import { selectBackend, type BackendPreference } from '../src/mtl/backend.js';
 import { ColumnInference } from '../src/mtl/column-inference.js';
 import { disposeModel, trainOnRows } from '../src/mtl/pipeline.js';
 import { resolveSpec } from '../src/mtl/spec-resolution.js';
-import type { ArchitectureType, TaskType } from '../src/mtl/spec.js';
+import type { ArchitectureType, LossWeightingStrategy, TaskType } from '../src/mtl/spec.js';
 import type { Row } from '../src/mtl/values.js';
 
 const args = process.argv.slice(2);
@@ -47,6 +47,7 @@ const spec = resolveSpec(
     architecture: ['mmoe', 'ple'].includes(opt('architecture', 'hard-sharing'))
       ? { type: opt('architecture', '') as ArchitectureType }
       : { type: opt('architecture', 'hard-sharing') as ArchitectureType, sharedLayers: shared },
+    lossWeighting: { strategy: opt('weighting', 'static') as LossWeightingStrategy },
     training: { epochs: 2, batchSize: batch, validationSplit: 0, earlyStopping: false, affinity: false },
   },
   { id: 'p', name: 'p', rows: n, columns: inf.columns() },
