@@ -40,7 +40,8 @@ export async function encodeDataset(spec: ResolvedSpec, source: RowSource): Prom
   const firstLabel = spec.features.length;
   await source.scanColumns(columns, (cells, i) => {
     const p = slot[i];
-    const [split, r] = p < nTrain ? [train, p] : [validation!, p - nTrain];
+    const split = p < nTrain ? train : validation!;
+    const r = p < nTrain ? p : p - nTrain;
     features.writeCells(cells, i, split.x, r * d);
     split.buffers.setCells(r, cells, firstLabel);
   });

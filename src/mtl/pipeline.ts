@@ -1,11 +1,10 @@
 import type * as tf from '@tensorflow/tfjs';
-import { encodeFeatures, encodeLabels, headWidth, type Preprocessing } from './preprocessing.js';
+import { headWidth, type Preprocessing } from './preprocessing.js';
 import { encodeDataset } from './dataset-encoding.js';
 import { asRowSource, type RowSource } from './row-source.js';
 import { buildModel, type MultiTaskModel } from './model-builder.js';
 import { compareWithBaselines, type BaselineReport } from './baselines.js';
 import type { TaskMetrics } from './metrics.js';
-import type { EncodedSplit } from './evaluation.js';
 import { trainMultiTask, type EpochReport, type TrainerCheckpoint, type TrainResult } from './trainer.js';
 import type { ResolvedSpec } from './spec.js';
 import type { Row } from './values.js';
@@ -100,10 +99,6 @@ async function trainBaselines(spec: ResolvedSpec, rows: RowSource, mtl: TrainRes
     disposeModel(trained.model);
   }
   return compareWithBaselines(mtl.validationMetrics ?? mtl.trainMetrics, stl);
-}
-
-export function encodeSplit(prep: Preprocessing, rows: Row[]): EncodedSplit {
-  return { x: encodeFeatures(prep, rows), rows: rows.length, labels: encodeLabels(prep, rows) };
 }
 
 export function disposeModel(model: { training: tf.LayersModel; serving: tf.LayersModel }): void {

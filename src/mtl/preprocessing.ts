@@ -44,7 +44,8 @@ const MAX_CATEGORIES = 256;
 /** Fits the preprocessing on in-memory rows (see PreprocessingFit for rows that stream past). */
 export function fitPreprocessing(spec: ResolvedSpec, rows: Row[]): Preprocessing {
   const fit = new PreprocessingFit(spec);
-  for (const row of rows) fit.add(row);
+  const columns = encodedColumns(spec);
+  for (const row of rows) fit.addCells(columns.map((c) => row[c]));
   return fit.result();
 }
 
@@ -64,12 +65,6 @@ export class PreprocessingFit {
   constructor(private readonly spec: ResolvedSpec) {
     this.featureStats = spec.features.map((f) => (f.type === 'numeric' ? new Moments() : new Map<string, number>()));
     this.taskStats = spec.tasks.map((t) => (t.type === 'regression' ? new Moments() : new Map<string, Scalar>()));
-  }
-
-  add(row: Row): void {
-    const { features, tasks } = this.spec;
-    for (let j = 0; j < features.length; j++) this.addFeature(j, row[features[j].name]);
-    for (let t = 0; t < tasks.length; t++) this.addLabel(t, row[tasks[t].column]);
   }
 
   /** One row as the cells of `encodedColumns(spec)`: the features', then the tasks'. */
@@ -219,7 +214,7 @@ export class FeatureWriter {
 /** Encodes every task's labels; a missing or unknown label masks that row out of the task's loss. */
 export function encodeLabels(prep: Preprocessing, rows: Row[]): EncodedLabels[] {
   const buffers = new LabelBuffers(prep, rows.length);
-  for (let r = 0; r < rows.length; r++) buffers.set(r, rows[r]);
+  for (let r = 0; r < rows.length; r++) buffers.setCells(r, prep.tasks.map((t) => rows[r][t.column]), 0);
   return buffers.labels;
 }
 
@@ -235,11 +230,6 @@ export class LabelBuffers {
       return { task: enc.task, type: enc.type, values, mask: new Float32Array(n), width };
     });
     this.indexes = prep.tasks.map((enc) => (enc.type === 'regression' ? new Map() : new Map(enc.labels.map((l, i) => [keyOf(l), i]))));
-  }
-
-  set(r: number, row: Row): void {
-    const { tasks } = this.prep;
-    for (let t = 0; t < tasks.length; t++) this.setLabel(t, r, row[tasks[t].column]);
   }
 
   /** One row as cells: task t's label is `cells[first + t]` (see encodedColumns). */

@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { coerceCell } from '../mtl/column-inference.js';
+import { coerceCell, type ColumnInfo } from '../mtl/column-inference.js';
 import type { RowSource } from '../mtl/row-source.js';
 import type { Row } from '../mtl/values.js';
 import { NotFoundError } from './store-errors.js';
@@ -20,7 +20,7 @@ export function storedCells(row: Record<string, unknown>, names: readonly string
 interface StoredDataset {
   id: string;
   rows: number;
-  columns: { name: string; type: Parameters<typeof coerceCell>[0] }[];
+  columns: ColumnInfo[];
 }
 
 /** A dataset's rows file as a RowSource: each scan parses it line by line, cells coerced to their column's type. */
