@@ -182,9 +182,11 @@ export async function trainMultiTask(args: TrainArgs): Promise<TrainResult> {
   try {
     if (args.resume) {
       const r = args.resume;
-      tf.tidy(() => modelVariables.forEach((v, i) => v.assign(tf.tensor(r.weights[i], v.shape))));
+      // Copies in: the cpu-based backends keep a typed array given to tf.tensor as the tensor's own
+      // buffer, and training updates weights and Adam moments in place.
+      tf.tidy(() => modelVariables.forEach((v, i) => v.assign(tf.tensor(r.weights[i].slice(), v.shape))));
       if (r.optimizer.length > 0) {
-        const saved = r.optimizer.map((o) => ({ name: o.name, tensor: tf.tensor(o.values, o.shape, o.name === 'iter' ? 'int32' : 'float32') }));
+        const saved = r.optimizer.map((o) => ({ name: o.name, tensor: tf.tensor(o.values.slice(), o.shape, o.name === 'iter' ? 'int32' : 'float32') }));
         await optimizer.setWeights(saved);
         tf.dispose(saved.map((w) => w.tensor));
       }
@@ -194,7 +196,7 @@ export async function trainMultiTask(args: TrainArgs): Promise<TrainResult> {
       taskLossHistory.push(...r.taskLossHistory);
       trainingTimeMs = r.trainingTimeMs;
       if (r.best) {
-        best = { epoch: r.best.epoch, value: r.best.value, weights: r.best.weights.map((w, i) => tf.keep(tf.tensor(w, modelVariables[i].shape))) };
+        best = { epoch: r.best.epoch, value: r.best.value, weights: r.best.weights.map((w, i) => tf.keep(tf.tensor(w.slice(), modelVariables[i].shape))) };
         bestEval = { train: r.best.train, validation: r.best.validation };
       }
       firstEpoch = r.epoch + 1;

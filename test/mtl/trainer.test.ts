@@ -148,8 +148,12 @@ describe('checkpoints, resume and stopping', () => {
       });
       disposeModel(first.model);
       const atTwo = checkpoints.find((c) => c.epoch === 2)!;
+      const untouched = structuredClone(atTwo);
       const before = tf.memory().numTensors;
       const resumed = await trainOnRows(spec, subset, { resume: atTwo });
+      // Training must not write into the checkpoint it resumed from (the cpu-based backends keep a
+      // typed array handed to tf.tensor as the tensor's own buffer).
+      assert.deepEqual(atTwo, untouched, 'the checkpoint is unchanged after resuming from it');
       assert.deepEqual(resumed.result.history.map((h) => h.epoch), [1, 2, 3, 4]);
       assert.deepEqual(resumed.result.history.map((h) => h.loss), whole.result.history.map((h) => h.loss));
       assert.deepEqual(resumed.result.history.map((h) => h.weights), whole.result.history.map((h) => h.weights));
