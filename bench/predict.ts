@@ -32,6 +32,7 @@ import { DatasetStore } from '../src/store/dataset-store.js';
 import { newId } from '../src/store/ids.js';
 import { modelMetadataOf } from '../src/store/model-metadata.js';
 import { ModelStore } from '../src/store/model-store.js';
+import { median, percentileSorted, roundTo } from './lib/stats.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -204,11 +205,6 @@ interface Sample {
   longestPassMs?: number;
 }
 
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-}
-
 async function load(target: Target, rowsPerRequest: number, connections: number, seconds: number): Promise<Sample> {
   const server = target === 'off' ? servers[1] : servers[0];
   const path = target === 'ceiling' ? `/bench/ceiling/${modelId}/predict` : `/v1/models/${modelId}/predict`;
@@ -231,8 +227,8 @@ async function load(target: Target, rowsPerRequest: number, connections: number,
   return {
     rowsPerSec: (ok * rowsPerRequest) / result.duration,
     reqPerSec: ok / result.duration,
-    p50: percentile(sorted, 50),
-    p99: percentile(sorted, 99),
+    p50: percentileSorted(sorted, 50),
+    p99: percentileSorted(sorted, 99),
     errors: result.errors + result.timeouts + result.non2xx,
     loopP99Ms: pause.p99Ms,
     loopMaxMs: pause.maxMs,
@@ -269,10 +265,6 @@ const largestRequest = { rows: config.PREDICT_MAX_ROWS, status: big.status, ms: 
 await cleanup();
 
 // ---------------------------------------------------------------- report
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const summary = cells.map((cell) => {
   const ss = samples.get(keyOf(cell))!;
   const perPass = ss.map((s) => s.rowsPerPass).filter((v): v is number => v !== undefined);
@@ -281,13 +273,13 @@ const summary = cells.map((cell) => {
     ...cell,
     rowsPerSec: Math.round(median(ss.map((s) => s.rowsPerSec))),
     reqPerSec: Math.round(median(ss.map((s) => s.reqPerSec))),
-    p50Ms: round2(median(ss.map((s) => s.p50))),
-    p99Ms: round2(median(ss.map((s) => s.p99))),
+    p50Ms: roundTo(median(ss.map((s) => s.p50))),
+    p99Ms: roundTo(median(ss.map((s) => s.p99))),
     errors: ss.reduce((n, s) => n + s.errors, 0),
-    loopP99Ms: round2(median(ss.map((s) => s.loopP99Ms))),
-    loopMaxMs: round2(Math.max(...ss.map((s) => s.loopMaxMs))),
-    rowsPerPass: perPass.length ? round2(median(perPass)) : undefined,
-    longestPassMs: passMs.length ? round2(Math.max(...passMs)) : undefined,
+    loopP99Ms: roundTo(median(ss.map((s) => s.loopP99Ms))),
+    loopMaxMs: roundTo(Math.max(...ss.map((s) => s.loopMaxMs))),
+    rowsPerPass: perPass.length ? roundTo(median(perPass)) : undefined,
+    longestPassMs: passMs.length ? roundTo(Math.max(...passMs)) : undefined,
     runs: ss.map((s) => Math.round(s.rowsPerSec)),
   };
 });
@@ -295,23 +287,19 @@ const inProcess = Object.fromEntries(IN_PROCESS_BATCHES.map((b) => [b, Math.roun
 const find = (target: Target, r: number, c: number) => summary.find((s) => s.target === target && s.rows === r && s.connections === c);
 const maxC = Math.max(...CONNECTIONS);
 
-function round2(x: number): number {
-  return Math.round(x * 100) / 100;
-}
-
 /** Ratios side by side within each round, then their median (less noisy than a ratio of medians). */
 function pairedRatio(a: string, b: string, scale = 1): number | undefined {
   const xs = samples.get(a);
   const ys = samples.get(b);
   if (!xs || !ys) return undefined;
-  return round2(median(xs.map((x, i) => x.rowsPerSec / (ys[i].rowsPerSec * scale))));
+  return roundTo(median(xs.map((x, i) => x.rowsPerSec / (ys[i].rowsPerSec * scale))));
 }
 
 const onOff = pairedRatio(`on/1/${maxC}`, `off/1/${maxC}`);
 const onCeiling = pairedRatio(`on/1/${maxC}`, `ceiling/1/${maxC}`);
 const big32 = ROWS.includes(32) ? find('on', 32, maxC) : undefined;
-const vsInProcess32 = big32 && inProcess[32] ? round2(big32.rowsPerSec / inProcess[32]) : undefined;
-const vsInProcessMax = big32 ? round2(big32.rowsPerSec / inProcess[config.PREDICT_MAX_BATCH]) : undefined;
+const vsInProcess32 = big32 && inProcess[32] ? roundTo(big32.rowsPerSec / inProcess[32]) : undefined;
+const vsInProcessMax = big32 ? roundTo(big32.rowsPerSec / inProcess[config.PREDICT_MAX_BATCH]) : undefined;
 const served = summary.filter((s) => s.target !== 'ceiling');
 // The pause at the maximum batch: the batching-on cell whose passes were largest.
 const fullest = served.filter((s) => s.target === 'on').sort((a, b) => (b.rowsPerPass ?? 0) - (a.rowsPerPass ?? 0))[0];
@@ -340,7 +328,7 @@ const targets = {
     // Where it is missed: the same cell's HTTP ceiling, and Little's law (mean latency = connections ÷ requests/s).
     misses: served
       .filter((s) => s.target === 'on' && s.p99Ms >= 50)
-      .map((s) => ({ rows: s.rows, connections: s.connections, p99Ms: s.p99Ms, ceilingP99Ms: find('ceiling', s.rows, s.connections)?.p99Ms, littleMeanMs: round2((s.connections / s.reqPerSec) * 1000) })),
+      .map((s) => ({ rows: s.rows, connections: s.connections, p99Ms: s.p99Ms, ceilingP99Ms: find('ceiling', s.rows, s.connections)?.p99Ms, littleMeanMs: roundTo((s.connections / s.reqPerSec) * 1000) })),
   },
   errors: { value: errors, target: 0, met: errors === 0, what: 'errors, timeouts, non-2xx and mismatched predictions over every cell' },
 };
@@ -358,7 +346,7 @@ const report = {
   correctness: { checked, mismatches, bitIdentical },
   cells: summary,
   maxBatchPause,
-  largestRequest: { ...largestRequest, ms: round2(largestRequest.ms), maxPauseMs: round2(largestRequest.maxPauseMs) },
+  largestRequest: { ...largestRequest, ms: roundTo(largestRequest.ms), maxPauseMs: roundTo(largestRequest.maxPauseMs) },
   ratios: { onOff, onCeiling, vsInProcess32, vsInProcessMax, worstP99Off },
   targets,
 };

@@ -19,6 +19,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { median, roundTo } from './lib/stats.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const argv = process.argv.slice(2);
@@ -77,8 +78,7 @@ if (curve) {
       if (!json) console.error(`repeat ${r + 1}/${repeats} ${c} tasks: ${Math.round(res.trainSamplesPerSec)} samples/s, ${res.msPerStep} ms/step`);
     }
   }
-  const med = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
-  const rows = counts.map((c) => ({ tasks: c, trainSamplesPerSec: Math.round(med(runs.get(c)!.map((x) => x.trainSamplesPerSec))), msPerStep: med(runs.get(c)!.map((x) => Number(x.msPerStep))) }));
+  const rows = counts.map((c) => ({ tasks: c, trainSamplesPerSec: Math.round(median(runs.get(c)!.map((x) => x.trainSamplesPerSec))), msPerStep: median(runs.get(c)!.map((x) => Number(x.msPerStep))) }));
   if (json) console.log(JSON.stringify({ backend, repeats, curve: rows }));
   else {
     console.log(`\nheads vs cost per step (${backend}, n=${common[1]}, batch ${common[5]}; medians of ${repeats})`);
@@ -107,10 +107,6 @@ for (let r = 0; r < repeats; r++) {
   }
 }
 
-const median = (v: number[]) => {
-  const s = [...v].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const peerRuns = results.pytorch;
 const summary = variants.map((v) => {
   const runs = results[v.label];
@@ -120,11 +116,11 @@ const summary = variants.map((v) => {
     engine: v.label,
     trainSamplesPerSec: Math.round(median(runs.map((x) => x.trainSamplesPerSec))),
     predictSamplesPerSec: Math.round(median(runs.map((x) => x.predictSamplesPerSec))),
-    trainRatio: Math.round(median(trainRatios) * 1000) / 1000,
-    predictRatio: Math.round(median(predictRatios) * 1000) / 1000,
+    trainRatio: roundTo(median(trainRatios), 3),
+    predictRatio: roundTo(median(predictRatios), 3),
     trainRuns: runs.map((x) => Math.round(x.trainSamplesPerSec)),
     predictRuns: runs.map((x) => Math.round(x.predictSamplesPerSec)),
-    trainRatios: trainRatios.map((x) => Math.round(x * 1000) / 1000),
+    trainRatios: trainRatios.map((x) => roundTo(x, 3)),
     peakRssMiB: median(runs.map((x) => Number(x.peakRssMiB ?? 0))) || undefined,
   };
 });

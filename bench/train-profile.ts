@@ -16,6 +16,7 @@ import { disposeModel, trainOnRows } from '../src/mtl/pipeline.js';
 import { resolveSpec } from '../src/mtl/spec-resolution.js';
 import type { ArchitectureType, LossWeightingStrategy, TaskType } from '../src/mtl/spec.js';
 import type { Row } from '../src/mtl/values.js';
+import { median } from './lib/stats.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: string) => {
@@ -95,7 +96,6 @@ const total = [...times.values()].reduce((s, v) => s + v.ms, 0);
 const calls = [...times.values()].reduce((s, v) => s + v.calls, 0);
 console.log(`backend ${backend.name} (${backend.detail})`);
 // Medians per kernel/shape: robust to the preemptions and GC pauses of a shared machine.
-const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
 const robust = [...shapes].map(([key, v]) => ({ key, calls: v.length / steps, ms: (median(v) * v.length) / steps }));
 const robustTotal = robust.reduce((s, r) => s + r.ms, 0);
 console.log(`${steps} steps: step ${stepMs.toFixed(2)} ms; kernel time ${(total / steps).toFixed(2)} ms/step (sum of medians ${robustTotal.toFixed(2)}), incl. per-epoch evaluation; ${(calls / steps).toFixed(0)} kernel calls/step`);

@@ -30,6 +30,7 @@ import { resolveSpec } from '../src/mtl/spec-resolution.js';
 import type { TaskType, TrainingSpec } from '../src/mtl/spec.js';
 import type { Row } from '../src/mtl/values.js';
 import { rowScanSource, type RowSource } from '../src/mtl/row-source.js';
+import { median, roundTo } from './lib/stats.js';
 
 interface Options {
   json: boolean;
@@ -132,11 +133,6 @@ function generateRows(n: number, inputs: number, kinds: TaskType[], visit: (row:
   }
 }
 
-const median = (v: number[]) => {
-  const s = [...v].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
   const backend = await selectBackend(o.backend);
@@ -216,12 +212,12 @@ async function main(): Promise<void> {
     shared: o.shared,
     affinity: o.affinity,
     trainSamplesPerSec: Math.round(trainSamplesPerSec * 10) / 10,
-    msPerStep: Math.round((warmMs / (warm.length * steps)) * 1000) / 1000,
+    msPerStep: roundTo(warmMs / (warm.length * steps), 3),
     // CPU time (all threads) per step over the epochs after the first, per-epoch evaluation included:
     // a load-independent measure of the work a step takes (wall time on a shared machine is not).
-    cpuMsPerStep: cpuAtEpoch.length > 1 ? Math.round(((cpuAtEpoch.at(-1)! - cpuAtEpoch[0]) / ((cpuAtEpoch.length - 1) * steps)) * 1000) / 1000 : null,
+    cpuMsPerStep: cpuAtEpoch.length > 1 ? roundTo((cpuAtEpoch.at(-1)! - cpuAtEpoch[0]) / ((cpuAtEpoch.length - 1) * steps), 3) : null,
     predictSamplesPerSec: Math.round(predictSamplesPerSec * 10) / 10,
-    predictMsPerPass: Math.round(median(predictTimes) * 1000) / 1000,
+    predictMsPerPass: roundTo(median(predictTimes), 3),
     epochSamplesPerSec: h.map((e) => Math.round(e.samplesPerSec)),
     epochLoss: h.map((e) => Math.round(e.loss * 1e4) / 1e4),
     tensorsPerEpoch,
