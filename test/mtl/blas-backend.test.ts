@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { BLAS_BACKEND, broadcastLoops, registerBlasBackend } from '../../src/mtl/blas-backend.js';
 import { FusedAdamOptimizer } from '../../src/mtl/fused-adam.js';
-import { seeded } from '../helpers/random.js';
+import { createRng } from '../../src/mtl/rng.js';
+import { randomNormals, relativeError } from '../helpers/numeric.js';
 
 /**
  * The `blas` backend's kernels against the plain JS `cpu` backend's, on random inputs: every
@@ -13,8 +14,8 @@ import { seeded } from '../helpers/random.js';
 const blas = registerBlasBackend();
 const skip = blas.ok ? false : `native BLAS addon unavailable: ${blas.reason}`;
 
-const rand = seeded(20240611);
-const randn = (n: number) => Float32Array.from({ length: n }, () => (rand() + rand() + rand() - 1.5) * 2);
+const rand = createRng(20240611);
+const randn = randomNormals(rand);
 
 /** Runs `f` on the named backend with fresh tensors made from the same arrays; returns plain arrays. */
 async function on(backend: string, f: () => tf.Tensor | tf.Tensor[]): Promise<Float32Array[]> {
@@ -26,22 +27,6 @@ async function on(backend: string, f: () => tf.Tensor | tf.Tensor[]): Promise<Fl
   });
   assert.equal(tf.memory().numTensors, before, `${backend}: no tensor leaked`);
   return out;
-}
-
-/** max |a − b| / max |b| over the whole result. */
-function relativeError(a: Float32Array, b: Float32Array): number {
-  assert.equal(a.length, b.length, 'same length');
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    if (Number.isNaN(b[i])) {
-      assert.ok(Number.isNaN(a[i]), `NaN at ${i} in the reference only`);
-      continue;
-    }
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return scale === 0 ? diff : diff / scale;
 }
 
 async function same(name: string, f: () => tf.Tensor | tf.Tensor[], tolerance = 1e-5): Promise<void> {

@@ -9,7 +9,8 @@ import { disposeModel, trainOnRows } from '../../src/mtl/pipeline.js';
 import { resolveSpec } from '../../src/mtl/spec-resolution.js';
 import type { ResolvedArchitecture, TaskType, TrainingSpec } from '../../src/mtl/spec.js';
 import { loadDigits, PIXELS } from '../helpers/digits.js';
-import { seeded } from '../helpers/random.js';
+import { createRng } from '../../src/mtl/rng.js';
+import { randomNormals, relativeError } from '../helpers/numeric.js';
 
 /**
  * The trainer's fused path on the `blas` backend (each Dense layer, each task's masked loss and
@@ -19,19 +20,8 @@ import { seeded } from '../helpers/random.js';
 const blas = registerBlasBackend();
 const skip = blas.ok ? false : `native BLAS addon unavailable: ${blas.reason}`;
 
-const rand = seeded(777);
-const randn = (n: number, scale = 1) => Float32Array.from({ length: n }, () => (rand() + rand() + rand() - 1.5) * 2 * scale);
-
-function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return scale === 0 ? diff : diff / scale;
-}
+const rand = createRng(777);
+const randn = randomNormals(rand);
 
 const heads: HeadSpec[] = [
   { name: 'digit', type: 'classification', width: 10 },

@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import { parse } from 'csv-parse/sync';
 import { parseCsvRecords } from '../../src/store/csv-parser.js';
 import { DatasetFormatError } from '../../src/store/store-errors.js';
-import { seeded } from '../helpers/random.js';
+import { createRng } from '../../src/mtl/rng.js';
 
 /** The text as a byte stream cut into `size`-byte chunks (cuts fall inside multi-byte characters too). */
 function chunked(text: string, size = 7): Readable {
@@ -54,7 +54,7 @@ describe('CSV parser', () => {
   });
 
   it('gives the fields that were written, as csv-parse reads them too (random tables, random chunking)', async () => {
-    const rand = seeded(4242);
+    const rand = createRng(4242);
     const quote = (f: string) => (/[",\r\n]/.test(f) || rand() < 0.2 ? `"${f.replaceAll('"', '""')}"` : f);
     for (let table = 0; table < 200; table++) {
       // One line break per file, inside fields and between records (csv-parse takes the first it meets for records).
