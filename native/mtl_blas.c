@@ -9,11 +9,10 @@
  *   epilogue(C, rows, cols, bias | null, activation, alpha)
  *       in place: C += bias (one value per column, or a single value), then the activation
  *       (0 linear, 1 relu, 2 relu6, 3 elu, 4 sigmoid, 5 leakyrelu with alpha, 6 tanh).
- *   adam(value, grad, m, v, outValue, outM, outV, beta1, oneMinusBeta1, beta2, oneMinusBeta2,
- *        oneMinusAccBeta1, oneMinusAccBeta2, epsilon, negLearningRate)
- *       one Adam step, in float32, in the same order of operations as tfjs's AdamOptimizer.
- *   adamInPlace(value, grad, m, v, beta1, …, negLearningRate)
- *       the same step written over value, m and v (the caller checks nothing else shares them).
+ *   adamInPlace(value, grad, m, v, beta1, oneMinusBeta1, beta2, oneMinusBeta2, oneMinusAccBeta1,
+ *               oneMinusAccBeta2, epsilon, negLearningRate)
+ *       one Adam step, in float32, in the same order of operations as tfjs's AdamOptimizer,
+ *       written over value, m and v (the caller copies them first when anything else shares them).
  *   sumRows(x, rows, cols, out)   out[j] = Σ_i x[i, j] (double accumulator, as the cpu Sum kernel)
  *   binary(op, out, a, b, d0, d1, d2, sa0, sa1, sa2, sb0, sb1, sb2)
  *       out[i0,i1,i2] = a[i0*sa0 + i1*sa1 + i2*sa2] (op) b[…] over a (collapsed, ≤ 3-d) broadcast:
@@ -186,22 +185,7 @@ static napi_value Epilogue(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-__attribute__((noinline)) static void adam_loop(const float *restrict w, const float *restrict g, const float *restrict m, const float *restrict v, float *restrict ow,
-                      float *restrict om, float *restrict ov, size_t n, float beta1, float omb1, float beta2, float omb2, float omab1,
-                      float omab2, float eps, float neglr) {
-  for (size_t i = 0; i < n; i++) {
-    const float gi = g[i];
-    const float nm = m[i] * beta1 + gi * omb1;
-    const float nv = v[i] * beta2 + (gi * gi) * omb2;
-    const float mh = nm / omab1;
-    const float vh = nv / omab2;
-    ow[i] = ((mh / (sqrtf(vh) + eps)) * neglr) + w[i];
-    om[i] = nm;
-    ov[i] = nv;
-  }
-}
-
-/* in place: the same arithmetic, each element read before it is written */
+/* Adam in place (tfjs's arithmetic): each element read before it is written */
 __attribute__((noinline)) static void adam_inplace(float *w, const float *restrict g, float *m, float *v, size_t n, float beta1, float omb1,
                                                    float beta2, float omb2, float omab1, float omab2, float eps, float neglr) {
   for (size_t i = 0; i < n; i++) {
@@ -229,30 +213,6 @@ static napi_value AdamInPlace(napi_env env, napi_callback_info info) {
     return NULL;
   }
   adam_inplace(w, g, m, v, lw, (float)d[0], (float)d[1], (float)d[2], (float)d[3], (float)d[4], (float)d[5], (float)d[6], (float)d[7]);
-  return NULL;
-}
-
-static napi_value Adam(napi_env env, napi_callback_info info) {
-  ARGS(15, "adam")
-  float *w, *g, *m, *v, *ow, *om, *ov;
-  size_t lw, lg, lm, lv, low, lom, lov;
-  double d[8];
-  if (!get_f32(env, argv[0], &w, &lw) || !get_f32(env, argv[1], &g, &lg) || !get_f32(env, argv[2], &m, &lm) ||
-      !get_f32(env, argv[3], &v, &lv) || !get_f32(env, argv[4], &ow, &low) || !get_f32(env, argv[5], &om, &lom) ||
-      !get_f32(env, argv[6], &ov, &lov))
-    return NULL;
-  for (int i = 0; i < 8; i++)
-    if (!get_f64(env, argv[7 + i], &d[i])) return NULL;
-  if (lg != lw || lm != lw || lv != lw || low != lw || lom != lw || lov != lw) {
-    napi_throw_range_error(env, NULL, "mtl_blas.adam: arrays differ in length");
-    return NULL;
-  }
-  /* float32 constants, each rounded as tfjs rounds its scalar tensors */
-  const float beta1 = (float)d[0], omb1 = (float)d[1], beta2 = (float)d[2], omb2 = (float)d[3];
-  const float omab1 = (float)d[4], omab2 = (float)d[5], eps = (float)d[6], neglr = (float)d[7];
-  /* add(mul(m, β1), mul(g, 1−β1)); add(mul(v, β2), mul(square(g), 1−β2)); m̂ = m'/(1−β1ᵗ); v̂ = v'/(1−β2ᵗ);
-     value + mul(div(m̂, add(sqrt(v̂), ε)), −lr): the stock optimizer's order, one float32 rounding per op */
-  adam_loop(w, g, m, v, ow, om, ov, lw, beta1, omb1, beta2, omb2, omab1, omab2, eps, neglr);
   return NULL;
 }
 
@@ -454,7 +414,6 @@ static napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"sgemm", NULL, Sgemm, NULL, NULL, NULL, napi_enumerable, NULL},
     {"epilogue", NULL, Epilogue, NULL, NULL, NULL, napi_enumerable, NULL},
-    {"adam", NULL, Adam, NULL, NULL, NULL, napi_enumerable, NULL},
     {"adamInPlace", NULL, AdamInPlace, NULL, NULL, NULL, napi_enumerable, NULL},
     {"sumRows", NULL, SumRows, NULL, NULL, NULL, napi_enumerable, NULL},
     {"binary", NULL, Binary, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -497,11 +497,12 @@ function fusedAdamKernel(blas: NativeBlas): Kernel {
     const at = args.attrs as { beta1: number; beta2: number; epsilon: number; learningRate: number; oneMinusAccBeta1: number; oneMinusAccBeta2: number };
     const [wv, gv, mv, vv] = [value, gradient, m, v].map((t) => f32(args.backend, t));
     if (!wv || !gv || !mv || !vv) throw new Error(`${FUSED_ADAM_KERNEL}: float32 tensors expected`);
-    const size = wv.length;
-    const outW = new Float32Array(size);
-    const outM = new Float32Array(size);
-    const outV = new Float32Array(size);
-    blas.adam(wv, gv, mv, vv, outW, outM, outV, at.beta1, 1 - at.beta1, at.beta2, 1 - at.beta2, at.oneMinusAccBeta1, at.oneMinusAccBeta2, at.epsilon, -at.learningRate);
+    // New buffers (the inputs may be shared, e.g. with a best-epoch copy), updated by the same
+    // native loop as the in-place path.
+    const outW = wv.slice();
+    const outM = mv.slice();
+    const outV = vv.slice();
+    blas.adamInPlace(outW, gv, outM, outV, at.beta1, 1 - at.beta1, at.beta2, 1 - at.beta2, at.oneMinusAccBeta1, at.oneMinusAccBeta2, at.epsilon, -at.learningRate);
     return [
       args.backend.makeTensorInfo(value.shape, 'float32', outW),
       args.backend.makeTensorInfo(value.shape, 'float32', outM),
@@ -795,7 +796,8 @@ export interface AdamAttrs {
  * else shares their buffers (each held by one tensor: a clone kept as the best epoch's weights
  * shares the variable's buffer, and then this returns false and the caller runs the allocating
  * kernel). Saves three allocations and three assigns per variable per step. Same arithmetic as
- * `MtlFusedAdam`.
+ * `MtlFusedAdam`. The reference count cannot see a typed array that was handed to `tf.tensor` (on
+ * this backend it becomes the tensor's buffer): whoever keeps such an array must give a copy.
  */
 export function adamInPlace(value: tf.Tensor, gradient: tf.Tensor, m: tf.Tensor, v: tf.Tensor, at: AdamAttrs): boolean {
   if (!native || tf.getBackend() !== BLAS_BACKEND) return false;

@@ -7,7 +7,6 @@ import { fileURLToPath } from 'node:url';
 export interface NativeBlas {
   sgemm(batch: number, transA: boolean, transB: boolean, m: number, n: number, k: number, a: Float32Array, strideA: number, b: Float32Array, strideB: number, c: Float32Array, strideC: number): void;
   epilogue(c: Float32Array, rows: number, cols: number, bias: Float32Array | null, activation: number, alpha: number): void;
-  adam(value: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, outValue: Float32Array, outM: Float32Array, outV: Float32Array, beta1: number, oneMinusBeta1: number, beta2: number, oneMinusBeta2: number, oneMinusAccBeta1: number, oneMinusAccBeta2: number, epsilon: number, negLearningRate: number): void;
   adamInPlace(value: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, beta1: number, oneMinusBeta1: number, beta2: number, oneMinusBeta2: number, oneMinusAccBeta1: number, oneMinusAccBeta2: number, epsilon: number, negLearningRate: number): void;
   sumRows(x: Float32Array, rows: number, cols: number, out: Float32Array): void;
   binary(op: number, out: Float32Array, a: Float32Array, b: Float32Array, d0: number, d1: number, d2: number, sa0: number, sa1: number, sa2: number, sb0: number, sb1: number, sb2: number): void;

@@ -216,18 +216,22 @@ describe('blas backend kernels = cpu backend kernels', { skip }, () => {
     });
   });
 
-  it('fused Adam gives what tfjs’s Adam gives, step for step, and the same optimizer state', async () => {
+  it('fused Adam gives what tfjs’s Adam gives, step for step, and the same optimizer state (in place, and copying when a weight is shared)', async () => {
     const shapes = [[30, 20], [20], [20, 1]];
     const init = shapes.map((s) => randn(tf.util.sizeFromShape(s)));
     const gradSteps = Array.from({ length: 5 }, () => shapes.map((s) => randn(tf.util.sizeFromShape(s))));
-    const run = async (fused: boolean) => {
+    const run = async (fused: boolean, shareWeights = false) => {
       await tf.setBackend(BLAS_BACKEND);
-      const vars = init.map((v, i) => tf.tidy(() => tf.variable(tf.tensor(v, shapes[i]), true, `adam_${fused}_${i}`)));
+      // (copies: on this backend the array becomes the variable's buffer, which the in-place update writes)
+      const vars = init.map((v, i) => tf.tidy(() => tf.variable(tf.tensor(v.slice(), shapes[i]), true, `adam_${fused}_${i}`)));
       const opt = fused ? new FusedAdamOptimizer(0.01, 0.9, 0.999) : tf.train.adam(0.01);
       for (const step of gradSteps) {
         const grads: Record<string, tf.Tensor> = Object.fromEntries(vars.map((v, i) => [v.name, tf.tensor(step[i], shapes[i])]));
+        // A clone shares the weight's buffer (as a best-epoch copy does): the step must not write into it.
+        const held = shareWeights ? vars.map((v) => ({ clone: tf.clone(v), was: v.dataSync().slice() })) : [];
         opt.applyGradients(grads as tf.NamedTensorMap as Parameters<typeof opt.applyGradients>[0]);
-        tf.dispose(Object.values(grads));
+        for (const h of held) assert.deepEqual(h.clone.dataSync(), h.was, 'a shared weight buffer is left alone');
+        tf.dispose([...Object.values(grads), ...held.map((h) => h.clone)]);
       }
       const values = vars.map((v) => v.dataSync().slice());
       const state = await opt.getWeights();
@@ -241,9 +245,12 @@ describe('blas backend kernels = cpu backend kernels', { skip }, () => {
     const before = tf.memory().numTensors;
     const stock = await run(false);
     const fused = await run(true);
+    const copying = await run(true, true);
     assert.equal(tf.memory().numTensors, before, 'no tensor leaked');
-    assert.deepEqual(fused.values, stock.values, 'same weights after 5 steps');
-    assert.deepEqual(fused.moments, stock.moments, 'same moments');
-    assert.equal(fused.iter, stock.iter);
+    for (const r of [fused, copying]) {
+      assert.deepEqual(r.values, stock.values, 'same weights after 5 steps');
+      assert.deepEqual(r.moments, stock.moments, 'same moments');
+      assert.equal(r.iter, stock.iter);
+    }
   });
 });
