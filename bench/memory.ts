@@ -1,22 +1,26 @@
 /**
- * Memory benchmark: a large dataset through the worker's path. Uploads an N × 784 dataset to a
- * DatasetStore in a temporary directory (streamed, as POST /v1/datasets does), then, in a child
+ * Memory benchmark: a large dataset through the worker's path. Generates an N × 784 NDJSON file,
+ * then uploads it to a DatasetStore in a temporary directory (a file stream, as POST /v1/datasets
+ * receives a request stream; `uploadSeconds` times this upload alone, not the generation), then, in a child
  * process of its own (as the worker's sandboxed trainer), trains `--jobs` jobs on it one after
  * another: rows streamed from the store (`rowSource`), encoded once to float32, trained, disposed.
  *
  *   npm run bench:memory -- [--n 100000] [--epochs 2] [--jobs 2] [--json]
  *
  * Prints peak RSS against the size of one float32 copy of the encoded dataset, and per epoch of
- * each job the RSS, JS heap and tensor count (they must stay flat within a job and across jobs).
+ * each job the RSS, JS heap and tensor count (they must stay flat within a job and across jobs);
+ * per job, `peakRssSoFarMiB` is the process's peak RSS up to the end of that job (maxRSS, so
+ * cumulative: it includes the jobs before). The backend is TF_BACKEND's (training order; default auto).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from '../src/mtl/backend.js';
+import { selectBackend, type BackendPreference } from '../src/mtl/backend.js';
 import { disposeModel, trainOnRows } from '../src/mtl/pipeline.js';
 import { resolveSpec } from '../src/mtl/spec-resolution.js';
 import { DatasetStore } from '../src/store/dataset-store.js';
@@ -60,7 +64,7 @@ async function* ndjsonRows(): AsyncGenerator<string> {
 
 /** The child: trains on the stored dataset and prints one JSON line. */
 async function train(dir: string, id: string) {
-  const backend = await selectBackend('auto');
+  const backend = await selectBackend((process.env.TF_BACKEND as BackendPreference) || 'auto');
   const store = new DatasetStore(dir);
   const info = await store.get(id);
   globalThis.gc?.();
@@ -85,7 +89,7 @@ async function train(dir: string, id: string) {
     const float32CopyMiB = Math.round(((trained.rows.train + trained.rows.validation) * trained.preprocessing.inputSize * 4) / MiB);
     const metrics = trained.result.validationMetrics;
     disposeModel(trained.model);
-    perJob.push({ job: j + 1, seconds: (Date.now() - started) / 1000, float32CopyMiB, peakRssMiB: peakMiB(), epochs: epochsSeen, tensorsAfter: tf.memory().numTensors, validationMetrics: metrics });
+    perJob.push({ job: j + 1, seconds: (Date.now() - started) / 1000, float32CopyMiB, peakRssSoFarMiB: peakMiB(), epochs: epochsSeen, tensorsAfter: tf.memory().numTensors, validationMetrics: metrics });
   }
   const copy = perJob[0].float32CopyMiB;
   const peak = peakMiB();
@@ -107,10 +111,15 @@ if (argv[0] === '--train') {
 } else {
   const dir = mkdtempSync(join(tmpdir(), 'mtl-bench-memory-'));
   try {
+    // Generated first, so the upload timed below is the store's work on a stream (as the API's).
+    const file = join(dir, 'large.ndjson');
+    await pipeline(Readable.from(ndjsonRows()), createWriteStream(file));
+    const store = new DatasetStore(join(dir, 'store'));
     const t0 = Date.now();
-    const info = await new DatasetStore(dir).create('large', 'ndjson', Readable.from(ndjsonRows()), { maxBytes: 2 ** 40 });
+    const info = await store.create('large', 'ndjson', createReadStream(file), { maxBytes: 2 ** 40 });
     const uploadSeconds = (Date.now() - t0) / 1000;
-    const child = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', fileURLToPath(import.meta.url), '--train', dir, info.id, ...argv], { encoding: 'utf8', maxBuffer: 2 ** 26 });
+    rmSync(file);
+    const child = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', fileURLToPath(import.meta.url), '--train', join(dir, 'store'), info.id, ...argv], { encoding: 'utf8', maxBuffer: 2 ** 26 });
     const line = child.stdout.split('\n').reverse().find((l) => l.startsWith('{'));
     if (child.status !== 0 || !line) throw new Error(`training process failed (${child.status}): ${child.stderr.slice(-2000)}`);
     const result = { uploadSeconds, ...JSON.parse(line) };
