@@ -217,13 +217,11 @@ static napi_value AdamInPlace(napi_env env, napi_callback_info info) {
 }
 
 static napi_value SumRows(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  ARGS(4, "sumRows")
   float *x, *out;
   size_t lx, lo;
   int64_t rows, cols;
-  if (argc < 4 || !get_f32(env, argv[0], &x, &lx) || !get_i64(env, argv[1], &rows) || !get_i64(env, argv[2], &cols) ||
+  if (!get_f32(env, argv[0], &x, &lx) || !get_i64(env, argv[1], &rows) || !get_i64(env, argv[2], &cols) ||
       !get_f32(env, argv[3], &out, &lo))
     return NULL;
   if (rows < 0 || cols < 0 || (size_t)(rows * cols) > lx || (size_t)cols > lo) {
@@ -309,14 +307,12 @@ static napi_value Binary(napi_env env, napi_callback_info info) {
 }
 
 static napi_value Unary(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  ARGS(4, "unary")
   int64_t op;
   float *x, *out;
   size_t lx, lo;
   double alpha;
-  if (argc < 4 || !get_i64(env, argv[0], &op) || !get_f32(env, argv[1], &x, &lx) || !get_f32(env, argv[2], &out, &lo) || !get_f64(env, argv[3], &alpha))
+  if (!get_i64(env, argv[0], &op) || !get_f32(env, argv[1], &x, &lx) || !get_f32(env, argv[2], &out, &lo) || !get_f64(env, argv[3], &alpha))
     return NULL;
   if (lo < lx) {
     napi_throw_range_error(env, NULL, "mtl_blas.unary: output shorter than input");
@@ -346,13 +342,11 @@ static napi_value Unary(napi_env env, napi_callback_info info) {
 }
 
 static napi_value ActivationGrad(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  ARGS(4, "activationGrad")
   int64_t op;
   float *dy, *y, *out;
   size_t ldy, ly, lo;
-  if (argc < 4 || !get_i64(env, argv[0], &op) || !get_f32(env, argv[1], &dy, &ldy) || !get_f32(env, argv[2], &y, &ly) || !get_f32(env, argv[3], &out, &lo))
+  if (!get_i64(env, argv[0], &op) || !get_f32(env, argv[1], &dy, &ldy) || !get_f32(env, argv[2], &y, &ly) || !get_f32(env, argv[3], &out, &lo))
     return NULL;
   if (ly != ldy || lo != ldy) {
     napi_throw_range_error(env, NULL, "mtl_blas.activationGrad: arrays differ in length");
@@ -387,11 +381,9 @@ static napi_value Threads(napi_env env, napi_callback_info info) {
 }
 
 static napi_value SetThreads(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
+  ARGS(1, "setThreads")
   int64_t n;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1 || !get_i64(env, argv[0], &n)) return NULL;
+  if (!get_i64(env, argv[0], &n)) return NULL;
 #ifdef MTL_OPENBLAS
   if (n > 0) openblas_set_num_threads((int)n);
 #endif

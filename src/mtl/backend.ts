@@ -2,7 +2,6 @@ import * as tf from '@tensorflow/tfjs';
 import { BLAS_BACKEND, registerBlasBackend } from './blas-backend.js';
 
 export type BackendPreference = 'auto' | 'tensorflow' | 'blas' | 'wasm' | 'cpu';
-export const BACKEND_PREFERENCES: readonly BackendPreference[] = ['auto', 'tensorflow', 'blas', 'wasm', 'cpu'];
 
 export interface SelectedBackend {
   /** The backend that runs, e.g. 'blas', 'wasm', 'tensorflow'. */

@@ -18,7 +18,7 @@ export interface NativeBlas {
   info(): string;
 }
 
-export type NativeBlasLoad = { ok: true; blas: NativeBlas; path: string } | { ok: false; reason: string };
+export type NativeBlasLoad = { ok: true; blas: NativeBlas } | { ok: false; reason: string };
 
 let cached: NativeBlasLoad | undefined;
 
@@ -42,7 +42,7 @@ export function loadNativeBlas(): NativeBlasLoad {
   }
   try {
     const blas = createRequire(import.meta.url)(path) as NativeBlas;
-    cached = { ok: true, blas, path };
+    cached = { ok: true, blas };
   } catch (err) {
     cached = { ok: false, reason: `native BLAS addon ${path} failed to load: ${(err as Error).message.split('\n')[0]}` };
   }
