@@ -10,6 +10,7 @@
  *
  * A backend may carry environment settings for its runs: `--backends blas,blas@MTL_BLAS_THREADS=2`.
  * `--tasks-curve 1,10,100` instead times our engine alone with that many heads (cost per step).
+ * The peer always has 3 heads, so `--tasks` other than 3 is refused unless --tasks-curve is given.
  *
  * --affinity-cost also runs our engine with task affinity on (the service's default), to show what
  * it costs. Needs /usr/bin/python3 with torch (Debian: apt-get install python3-torch
@@ -33,6 +34,10 @@ const repeats = Number(opt('repeats', '3'));
 const common = ['--n', opt('n', '20000'), '--epochs', opt('epochs', '3'), '--batch', opt('batch', '256')];
 const backends = opt('backends', 'blas,wasm').split(',').filter(Boolean);
 const tasks = opt('tasks', '3');
+const curve = opt('tasks-curve', '');
+if (Number(tasks) !== 3 && !curve) {
+  throw new Error(`--tasks ${tasks}: the PyTorch peer always trains 3 heads, so a side-by-side run needs --tasks 3 (use --tasks-curve for other head counts, ours alone)`);
+}
 const peerPath = resolve(repo, opt('peer', process.env.TORCH_PEER ?? join('..', 'shared', 'bench', 'torch_peer.py')));
 const python = process.env.PYTHON ?? '/usr/bin/python3';
 const json = flag('json');
@@ -55,15 +60,14 @@ const peer = () => run(python, [peerPath, ...common, '--threads', opt('peer-thre
  * `blas`, or `blas@MTL_BLAS_THREADS=2@MTL_FUSED=0`: a backend with environment settings for its run;
  * `@CHECKOUT=<dir>` runs that checkout's bench/train.ts instead (an older commit, via git worktree).
  */
-const ours = (spec: string, affinity = false) => {
+const ours = (spec: string, affinity = false, taskCount = tasks) => {
   const [backend, ...settings] = spec.split('@');
   const pairs = settings.map((kv) => kv.split('=') as [string, string]);
   const checkout = pairs.find(([k]) => k === 'CHECKOUT')?.[1] ?? repo;
   const env = { ...process.env, ...Object.fromEntries(pairs.filter(([k]) => k !== 'CHECKOUT')) };
-  return run(process.execPath, ['--import', 'tsx', join(resolve(checkout), 'bench', 'train.ts'), '--json', ...common, '--tasks', tasks, '--backend', backend, ...(affinity ? ['--affinity'] : [])], env, resolve(checkout));
+  return run(process.execPath, ['--import', 'tsx', join(resolve(checkout), 'bench', 'train.ts'), '--json', ...common, '--tasks', taskCount, '--backend', backend, ...(affinity ? ['--affinity'] : [])], env, resolve(checkout));
 };
 
-const curve = opt('tasks-curve', '');
 if (curve) {
   // Cost per step against the number of heads (ours only: the peer has three), interleaved repeats.
   const counts = curve.split(',').map(Number);
@@ -71,9 +75,7 @@ if (curve) {
   const runs = new Map<number, Run[]>(counts.map((c) => [c, []]));
   for (let r = 0; r < repeats; r++) {
     for (const c of r % 2 === 0 ? counts : [...counts].reverse()) {
-      const [name, ...settings] = backend.split('@');
-      const env = { ...process.env, ...Object.fromEntries(settings.map((kv) => kv.split('=') as [string, string])) };
-      const res = run(process.execPath, ['--import', 'tsx', join(repo, 'bench', 'train.ts'), '--json', ...common, '--tasks', String(c), '--backend', name], env);
+      const res = ours(backend, false, String(c));
       runs.get(c)!.push(res);
       if (!json) console.error(`repeat ${r + 1}/${repeats} ${c} tasks: ${Math.round(res.trainSamplesPerSec)} samples/s, ${res.msPerStep} ms/step`);
     }
