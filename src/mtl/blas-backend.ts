@@ -50,6 +50,11 @@ export interface BlasBackendInfo {
 let registered: BlasBackendInfo | undefined;
 let native: NativeBlas | undefined;
 
+/** Whether the running backend has a kernel (the fused ones exist on the blas backend only). */
+export function hasKernel(name: string): boolean {
+  return tf.getKernel(name, tf.getBackend()) !== undefined;
+}
+
 /**
  * Registers the `blas` backend once: a fresh instance of tfjs's `cpu` backend (tensor data are
  * plain typed arrays) with every cpu kernel, where these are replaced:

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { adamInPlace, FUSED_ADAM_KERNEL } from './blas-backend.js';
+import { adamInPlace, FUSED_ADAM_KERNEL, hasKernel } from './blas-backend.js';
 
 /** AdamOptimizer's private state, which the fused update reads and writes exactly as the stock one does. */
 interface AdamState {
@@ -56,6 +56,6 @@ export class FusedAdamOptimizer extends tf.AdamOptimizer {
 
 /** Adam for the training loop: the fused update where the current backend has its kernel, else tfjs's own. */
 export function createAdam(learningRate: number): tf.AdamOptimizer {
-  const fused = tf.getKernel(FUSED_ADAM_KERNEL, tf.getBackend()) !== undefined;
+  const fused = hasKernel(FUSED_ADAM_KERNEL);
   return fused ? new FusedAdamOptimizer(learningRate, 0.9, 0.999) : tf.train.adam(learningRate);
 }

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { DENSE_ACTIVATIONS, DENSE_HEADS_KERNEL, DENSE_KERNEL } from './blas-backend.js';
+import { DENSE_ACTIVATIONS, DENSE_HEADS_KERNEL, DENSE_KERNEL, hasKernel } from './blas-backend.js';
 
 /** The model's outputs for a batch, computed from the same variables as `model.apply` does. */
 export type FusedForward = (x: tf.Tensor) => tf.Tensor[];
@@ -34,7 +34,7 @@ interface HeadsStep {
  * with more than one input.
  */
 export function compileFusedForward(model: tf.LayersModel): FusedForward | null {
-  if (tf.getKernel(DENSE_KERNEL, tf.getBackend()) === undefined) return null;
+  if (!hasKernel(DENSE_KERNEL)) return null;
   if (model.inputs.length !== 1) return null;
   const inputName = model.inputs[0].sourceLayer.name;
   const steps: DenseStep[] = [];

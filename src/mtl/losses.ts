@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { TaskType } from './spec.js';
-import { MASKED_LOSS_KERNEL, WEIGHTED_SUM_KERNEL } from './blas-backend.js';
+import { MASKED_LOSS_KERNEL, WEIGHTED_SUM_KERNEL, hasKernel } from './blas-backend.js';
 
 /**
  * Per-row loss of one head, from logits: softmax cross-entropy (classification), sigmoid
@@ -44,10 +44,6 @@ export function maskedMean(sum: tf.Scalar, count: tf.Scalar): tf.Scalar {
   return tf.div(sum, tf.maximum(count, 1)) as tf.Scalar;
 }
 
-/** Whether the current backend runs a task's masked loss as one kernel (`fusedMaskedLoss`). */
-export function hasFusedMaskedLoss(): boolean {
-  return tf.getKernel(MASKED_LOSS_KERNEL, tf.getBackend()) !== undefined;
-}
 
 /**
  * maskedLossParts + maskedMean as one kernel with its own gradient (the `blas` backend): the same
@@ -63,7 +59,7 @@ export function fusedMaskedLoss(type: TaskType, logits: tf.Tensor, labels: tf.Te
  * the backend has it (`blas`), else the sum of products; the same float32 value either way.
  */
 export function weightedSum(losses: tf.Scalar[], weights: number[]): tf.Scalar {
-  if (losses.length > 0 && tf.getKernel(WEIGHTED_SUM_KERNEL, tf.getBackend()) !== undefined) {
+  if (losses.length > 0 && hasKernel(WEIGHTED_SUM_KERNEL)) {
     const inputs: tf.NamedTensorMap = {};
     losses.forEach((l, t) => (inputs[`l${t}`] = l));
     return tf.engine().runKernel(WEIGHTED_SUM_KERNEL, inputs, { weights: weights.slice(0, losses.length) }) as tf.Scalar;

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Preprocessing } from './preprocessing.js';
 import { asList, type MultiTaskModel } from './model-builder.js';
-import { fusedMaskedLoss, hasFusedMaskedLoss, maskedLossParts, maskedMean } from './losses.js';
+import { fusedMaskedLoss, maskedLossParts, maskedMean } from './losses.js';
 import { evaluateSplit, type EncodedSplit, type SplitEvaluation } from './evaluation.js';
 import { higherIsBetter, type MetricName, type TaskMetrics } from './metrics.js';
 import type { Monitor, ResolvedLossWeighting, ResolvedSpec } from './spec.js';
@@ -10,7 +10,7 @@ import { createLossWeighting, GradNormWeights, projectConflictingGradients, type
 import { TaskAffinityMeter, type TaskAffinity } from './task-affinity.js';
 import { createAdam } from './fused-adam.js';
 import { compileFusedForward, type FusedForward } from './fused-forward.js';
-import { GATHER_ROWS_KERNEL } from './blas-backend.js';
+import { GATHER_ROWS_KERNEL, hasKernel, MASKED_LOSS_KERNEL } from './blas-backend.js';
 
 export interface TaskEpochMetrics {
   loss: number | null;
@@ -109,7 +109,7 @@ interface Batch {
 
 /** A step's rows of the inputs and of every task's labels and mask: one kernel where the backend has it (blas), else a gather each. */
 function gatherBatch(data: TrainTensors, ix: tf.Tensor1D): Batch {
-  if (tf.getKernel(GATHER_ROWS_KERNEL, tf.getBackend()) !== undefined) {
+  if (hasKernel(GATHER_ROWS_KERNEL)) {
     const inputs: tf.NamedTensorMap = { indices: ix, t0: data.x };
     data.labels.forEach((l, t) => {
       inputs[`t${2 * t + 1}`] = l.values;
@@ -177,7 +177,7 @@ export async function trainMultiTask(args: TrainArgs): Promise<TrainResult> {
   const ctx: StepContext = {
     model, optimizer, weighting, allVariables, shared, rng: createRng(options.seed), lossWeighting: args.lossWeighting ?? { strategy: 'static' }, learningRate: options.learningRate,
     forward: fused ? compileFusedForward(model.training) : null,
-    fusedLoss: fused && hasFusedMaskedLoss(),
+    fusedLoss: fused && hasKernel(MASKED_LOSS_KERNEL),
   };
   try {
     if (args.resume) {
