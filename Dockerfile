@@ -10,7 +10,8 @@
 # optionalDependency; its install script downloads libtensorflow from
 # storage.googleapis.com, which answers HTTP 403 since August 2026
 # (tensorflow/tfjs#8742). npm then drops that optional package and the build
-# still succeeds; at run time the app falls back to the wasm backend.
+# still succeeds; at run time workers use the blas backend built below (native
+# kernels on OpenBLAS) and the API the wasm one.
 # To get the native CPU backend, pass a mirror of the libtensorflow archives:
 #   docker build --build-arg TFJS_NODE_CDN_STORAGE=https://mirror.example.com/ .
 # (tfjs-node's scripts/install.js then fetches, by plain concatenation, so keep the trailing "/":
@@ -57,7 +58,7 @@ RUN npm ci --omit=dev --no-audit --no-fund \
  && if [ -d node_modules/@tensorflow/tfjs-node ]; then \
       echo "deps: @tensorflow/tfjs-node installed (native CPU backend available)"; \
     else \
-      echo "deps: @tensorflow/tfjs-node not installed (libtensorflow download failed?): TF_BACKEND=auto will use wasm"; \
+      echo "deps: @tensorflow/tfjs-node not installed (libtensorflow download failed?): TF_BACKEND=auto uses blas (workers) and wasm (API)"; \
     fi
 
 # ---------------------------------------------------------------------------
