@@ -115,6 +115,50 @@ describe('limits, rate limiting and overload', () => {
     }
   });
 
+  it('one bucket per API key, however its Authorization header is spelled', async () => {
+    const t = await createTestApp('ratelimit-spelling', { API_KEYS: `${ADMIN}:admin,${PREDICT}:predict`, RATE_LIMIT_MAX: '4' });
+    try {
+      const spellings = [`Bearer ${ADMIN}`, `bearer ${ADMIN}`, `Bearer  ${ADMIN}`, `BEARER ${ADMIN}`, `Bearer ${ADMIN} `, `bEaReR   ${ADMIN}`];
+      const codes = [];
+      for (const authorization of spellings) codes.push((await t.app.inject({ url: '/v1/datasets', headers: { authorization } })).statusCode);
+      assert.deepEqual(codes, [200, 200, 200, 200, 429, 429]);
+      // another key has its own bucket
+      assert.equal((await t.app.inject({ url: '/v1/models', headers: { authorization: `Bearer ${PREDICT}` } })).statusCode, 200);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('failed auth attempts count: guessing keys from one client ends in 429, on known and unknown routes', async () => {
+    const t = await createTestApp('ratelimit-guess', { API_KEYS: `${ADMIN}:admin,${PREDICT}:predict`, RATE_LIMIT_MAX: '4' });
+    try {
+      const codes = [];
+      for (let i = 0; i < 6; i++) codes.push((await t.app.inject({ url: '/v1/datasets', headers: { authorization: `Bearer guess-${i}-0123456789` } })).statusCode);
+      assert.deepEqual(codes, [401, 401, 401, 401, 429, 429]);
+      const limited = await t.app.inject({ url: '/v1/datasets', headers: { authorization: `Bearer guess-x-0123456789` } });
+      assert.equal(limited.json().status, 429);
+      assert.equal(limited.headers['www-authenticate'], undefined);
+      assert.equal((await t.app.inject({ url: '/v1/datasets' })).statusCode, 429, 'no key: the same client bucket');
+      assert.equal((await t.app.inject({ url: '/no/such/route', headers: { authorization: 'Bearer guess-y-0123456789' } })).statusCode, 429);
+      assert.equal((await t.app.inject({ url: '/health/live', headers: { authorization: 'Bearer guess-z-0123456789' } })).statusCode, 200);
+      // a valid key is not locked out by someone else's guessing from the same address
+      assert.equal((await t.app.inject({ url: '/v1/datasets', headers: { authorization: `Bearer ${ADMIN}` } })).statusCode, 200);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('with API_KEYS unset, invented Authorization headers do not get fresh buckets', async () => {
+    const t = await createTestApp('ratelimit-open', { RATE_LIMIT_MAX: '3' });
+    try {
+      const codes = [];
+      for (let i = 0; i < 5; i++) codes.push((await t.app.inject({ url: '/v1/datasets', headers: { authorization: `Bearer invented-${i}` } })).statusCode);
+      assert.deepEqual(codes, [200, 200, 200, 429, 429]);
+    } finally {
+      await t.close();
+    }
+  });
+
   it('sheds load with 503 and Retry-After when the event loop lags', async () => {
     const t = await createTestApp('pressure', { MAX_EVENT_LOOP_DELAY_MS: '50' });
     try {

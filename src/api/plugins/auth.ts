@@ -64,14 +64,21 @@ function presentedKey(request: FastifyRequest): string | undefined {
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** Role of the API key the request came with (undefined when auth is off or the route is public). */
-    apiRole?: Role;
+    /**
+     * Which configured API key the request came with (hex of the start of its digest, never the key);
+     * undefined without a valid key or when auth is off. Rate limits are keyed on it.
+     */
+    apiKeyId?: string;
   }
 }
 
 /**
  * API keys as `Authorization: Bearer <key>`: 401 without a valid key, 403 when the key's role may
  * not use the route. With no keys configured the API is open, and says so loudly at start.
+ *
+ * The key is identified in onRequest (setting `request.apiKeyId`) but a refusal is only thrown in
+ * preParsing, so the rate limiter (an onRequest hook registered after this one) counts failed
+ * attempts too: guessing keys ends in 429 like any other flood.
  */
 async function auth(app: FastifyInstance, opts: { apiKeys?: string; docsPublic: boolean; metricsPublic: boolean }) {
   const keys = parseApiKeys(opts.apiKeys);
@@ -80,19 +87,31 @@ async function auth(app: FastifyInstance, opts: { apiKeys?: string; docsPublic: 
     return;
   }
   app.log.info({ keys: keys.length }, 'API key authentication on');
-  app.addHook('onRequest', async (request, reply) => {
-    const need = requiredRole(request.method, request.routeOptions.url, opts);
-    if (need === 'public') return;
+  const refusals = new WeakMap<FastifyRequest, HttpProblem>();
+  app.addHook('onRequest', async (request) => {
     const presented = presentedKey(request);
     const key = presented === undefined ? undefined : findKey(keys, presented);
+    if (key) request.apiKeyId = key.digest.subarray(0, 8).toString('hex');
+    const need = requiredRole(request.method, request.routeOptions.url, opts);
+    if (need === 'public') return;
     if (!key) {
-      reply.header('www-authenticate', 'Bearer realm="mtl"');
-      throw new HttpProblem(401, 'Unauthorized', presented === undefined ? 'send an API key as "Authorization: Bearer <key>"' : 'the API key is not valid', [
-        { pointer: '/headers/authorization', detail: presented === undefined ? 'missing' : 'not a valid key' },
-      ]);
+      refusals.set(
+        request,
+        new HttpProblem(
+          401,
+          'Unauthorized',
+          presented === undefined ? 'send an API key as "Authorization: Bearer <key>"' : 'the API key is not valid',
+          [{ pointer: '/headers/authorization', detail: presented === undefined ? 'missing' : 'not a valid key' }],
+          { 'www-authenticate': 'Bearer realm="mtl"' },
+        ),
+      );
+    } else if (need === 'admin' && key.role !== 'admin') {
+      refusals.set(request, new HttpProblem(403, 'Forbidden', `a ${key.role} key may not ${request.method} ${request.routeOptions.url}; it needs an admin key`));
     }
-    if (need === 'admin' && key.role !== 'admin') throw new HttpProblem(403, 'Forbidden', `a ${key.role} key may not ${request.method} ${request.routeOptions.url}; it needs an admin key`);
-    request.apiRole = key.role;
+  });
+  app.addHook('preParsing', async (request) => {
+    const refusal = refusals.get(request);
+    if (refusal) throw refusal;
   });
 }
 

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import fp from 'fastify-plugin';
 import rateLimit from '@fastify/rate-limit';
 import underPressure from '@fastify/under-pressure';
@@ -11,16 +10,27 @@ export interface LoadLimitOptions {
   maxEventLoopDelayMs: number;
 }
 
-/** Rate limits are per API key (hashed) or, without one, per client address. */
+/** Rate limits are per API key (the one auth matched) or, without a valid key, per client address. */
 function rateKey(request: FastifyRequest): string {
-  const auth = request.headers.authorization;
-  return typeof auth === 'string' ? `key:${createHash('sha256').update(auth).digest('hex').slice(0, 32)}` : `ip:${request.ip}`;
+  return request.apiKeyId ? `key:${request.apiKeyId}` : `ip:${request.ip}`;
 }
 
-/** Per-key rate limiting (429) and load shedding when the event loop lags (503); both with Retry-After. */
+/**
+ * Per-key rate limiting (429) and load shedding when the event loop lags (503); both with Retry-After.
+ * The limiter is an app-wide onRequest hook (so unknown routes count too) that runs after auth has
+ * identified the key and before auth refuses a request (see auth.ts), so failed attempts count.
+ */
 async function loadLimits(app: FastifyInstance, opts: LoadLimitOptions) {
+  await app.register(underPressure, {
+    maxEventLoopDelay: opts.maxEventLoopDelayMs,
+    retryAfter: 5,
+    pressureHandler: (_request, reply, type, value) => {
+      reply.header('retry-after', '5');
+      throw new HttpProblem(503, 'Service Unavailable', `the server is overloaded (${type}: ${Math.round(Number(value))}); retry shortly`);
+    },
+  });
   await app.register(rateLimit, {
-    global: true,
+    global: false,
     max: opts.rateLimitMax,
     timeWindow: opts.rateLimitWindowMs,
     keyGenerator: rateKey,
@@ -30,14 +40,7 @@ async function loadLimits(app: FastifyInstance, opts: LoadLimitOptions) {
         'retry-after': String(Math.ceil(context.ttl / 1000)),
       }),
   });
-  await app.register(underPressure, {
-    maxEventLoopDelay: opts.maxEventLoopDelayMs,
-    retryAfter: 5,
-    pressureHandler: (_request, reply, type, value) => {
-      reply.header('retry-after', '5');
-      throw new HttpProblem(503, 'Service Unavailable', `the server is overloaded (${type}: ${Math.round(Number(value))}); retry shortly`);
-    },
-  });
+  app.addHook('onRequest', app.rateLimit());
 }
 
-export default fp(loadLimits, { name: 'load-limits', dependencies: ['error-handler'] });
+export default fp(loadLimits, { name: 'load-limits', dependencies: ['error-handler', 'auth'] });
