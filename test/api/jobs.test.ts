@@ -154,7 +154,7 @@ describe('jobs API', () => {
     assert.equal((await t.app.inject({ url: '/v1/jobs/00000000-0000-4000-8000-000000000000/events' })).statusCode, 404);
   });
 
-  it('closing the server ends live-progress streams (a SIGTERM drains the API)', async () => {
+  it('closing the server ends live-progress streams (a SIGTERM drains the API)', { timeout: 15_000 }, async () => {
     const other = await createTestApp('jobs-close');
     try {
       const ds = (await other.app.inject({ method: 'POST', url: '/v1/datasets', headers: { 'content-type': 'text/csv' }, payload: 'x,flag\n1,yes\n2,no\n' })).json().id;

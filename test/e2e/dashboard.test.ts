@@ -200,7 +200,9 @@ describe('dashboard in a real browser', { timeout: 240_000 }, () => {
     assert.equal(await page.locator('#affinity-heatmap [data-cell]').count(), TASKS.length ** 2);
     for (const a of TASKS) {
       for (const b of TASKS) {
-        const v = Number(await page.getAttribute(`#affinity-heatmap [data-cell="${a}|${b}"]`, 'data-value'));
+        const raw = await page.getAttribute(`#affinity-heatmap [data-cell="${a}|${b}"]`, 'data-value');
+        assert.ok(raw !== null && raw !== '', `affinity ${a}|${b} has a value`); // (Number(null) would read as 0)
+        const v = Number(raw);
         assert.ok(v >= -1 && v <= 1, `affinity ${a}|${b} = ${v}`);
       }
     }
