@@ -173,6 +173,16 @@ describe('limits, rate limiting and overload', () => {
       assert.equal(res.statusCode, 503, res.body);
       assert.equal(res.headers['retry-after'], '5');
       assert.equal(res.json().title, 'Service Unavailable');
+      // health checks and the metrics scrape still answer (a busy container is not a dead one)
+      const live = await t.app.inject({ url: '/health/live' });
+      assert.equal(live.statusCode, 200, live.body);
+      const ready = await t.app.inject({ url: '/health/ready' });
+      assert.equal(ready.statusCode, 200, ready.body);
+      assert.equal(ready.json().status, 'ready');
+      const metrics = await t.app.inject({ url: '/metrics' });
+      assert.equal(metrics.statusCode, 200, metrics.body.slice(0, 300));
+      // ...while the load is still being shed
+      assert.equal((await t.app.inject({ url: '/v1/datasets' })).statusCode, 503);
     } finally {
       await t.close();
     }

@@ -10,6 +10,22 @@ export interface LoadLimitOptions {
   maxEventLoopDelayMs: number;
 }
 
+/** The health checks: never rate-limited, never shed (a busy container must not be reported dead). */
+export function isHealth(request: FastifyRequest): boolean {
+  const route = request.routeOptions.url;
+  return route !== undefined && (route === '/health' || route.startsWith('/health/'));
+}
+
+/**
+ * What load shedding lets through: the health checks and the metrics scrape (overload is when
+ * metrics are needed most). /metrics is still rate-limited: it may need an admin key, and an
+ * unlimited route would let anyone guess keys there; a scraper's few requests a minute stay far
+ * below any limit.
+ */
+export function isExempt(request: FastifyRequest): boolean {
+  return isHealth(request) || request.routeOptions.url === '/metrics';
+}
+
 /** Rate limits are per API key (the one auth matched) or, without a valid key, per client address. */
 function rateKey(request: FastifyRequest): string {
   return request.apiKeyId ? `key:${request.apiKeyId}` : `ip:${request.ip}`;
@@ -23,10 +39,9 @@ function rateKey(request: FastifyRequest): string {
 async function loadLimits(app: FastifyInstance, opts: LoadLimitOptions) {
   await app.register(underPressure, {
     maxEventLoopDelay: opts.maxEventLoopDelayMs,
-    retryAfter: 5,
-    pressureHandler: (_request, reply, type, value) => {
-      reply.header('retry-after', '5');
-      throw new HttpProblem(503, 'Service Unavailable', `the server is overloaded (${type}: ${Math.round(Number(value))}); retry shortly`);
+    pressureHandler: (request, _reply, type, value) => {
+      if (isExempt(request)) return;
+      throw new HttpProblem(503, 'Service Unavailable', `the server is overloaded (${type}: ${Math.round(Number(value))}); retry shortly`, undefined, { 'retry-after': '5' });
     },
   });
   await app.register(rateLimit, {
@@ -34,7 +49,7 @@ async function loadLimits(app: FastifyInstance, opts: LoadLimitOptions) {
     max: opts.rateLimitMax,
     timeWindow: opts.rateLimitWindowMs,
     keyGenerator: rateKey,
-    allowList: (request) => request.url.startsWith('/health'),
+    allowList: isHealth,
     errorResponseBuilder: (_request, context) =>
       new HttpProblem(429, 'Too Many Requests', `rate limit of ${context.max} requests per ${context.after} exceeded; retry later`, undefined, {
         'retry-after': String(Math.ceil(context.ttl / 1000)),
