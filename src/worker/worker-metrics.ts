@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
-import type { TrainingJobProgress } from '../queue/job-types.js';
+import { CANCELLED_REASON, type TrainingJobProgress } from '../queue/job-types.js';
 
 /**
  * A worker process's own Prometheus endpoint (GET /metrics on `port`): process metrics, jobs by
@@ -23,7 +23,9 @@ export function serveWorkerMetrics(worker: Worker, port: number, logger: Logger)
   });
   worker.on('failed', (job) => {
     running.dec();
-    jobs.inc({ outcome: job?.failedReason === 'cancelled' ? 'cancelled' : 'failed' });
+    // 'failed' fires for every failed attempt; only a final failure (no retry left) sets finishedOn.
+    if (!job?.finishedOn) return;
+    jobs.inc({ outcome: job.failedReason === CANCELLED_REASON ? 'cancelled' : 'failed' });
   });
   worker.on('progress', (_job, progress) => {
     const last = (progress as TrainingJobProgress | undefined)?.history?.at(-1);
@@ -36,6 +38,8 @@ export function serveWorkerMetrics(worker: Worker, port: number, logger: Logger)
     }
     res.writeHead(200, { 'content-type': registry.contentType }).end(await registry.metrics());
   });
+  // A port already in use (EADDRINUSE) costs the metrics, not the worker.
+  server.on('error', (err) => logger.error({ err, port }, 'worker metrics server failed; the worker goes on without /metrics'));
   server.listen(port, () => logger.info({ port }, 'worker metrics at /metrics'));
   worker.on('closed', () => server.close());
   return server;
