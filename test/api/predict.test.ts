@@ -50,6 +50,17 @@ describe('predict under concurrency (micro-batching)', () => {
     assert.ok(stats.passes < requests.length);
   });
 
+  it('counts predicted rows under the id of the model that answered, however the request named it', async () => {
+    const counted = async () => {
+      const text = (await t.app.inject({ url: '/metrics' })).body;
+      assert.ok(!/mtl_predict_rows_total\{model="digits/.test(text), 'no series per name or name@version');
+      return Number(text.match(new RegExp(`^mtl_predict_rows_total\\{model="${v1.metadata.id}"\\} (\\d+)`, 'm'))?.[1] ?? 0);
+    };
+    const before = await counted();
+    for (const ref of [v1.metadata.id, 'digits']) assert.equal((await predict(ref, { instances: digitInstances(0, 3) })).statusCode, 200);
+    assert.equal(await counted(), before + 6);
+  });
+
   it('fails a request with a bad instance alone, with its 400, and answers the others', async () => {
     const good = Array.from({ length: 12 }, (_, i) => digitInstances(300 + i * 3, 3));
     const missing = [digitInstances(0, 1)[0], { p0: 1 }];

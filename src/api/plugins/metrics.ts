@@ -3,8 +3,10 @@ import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { TrainingJobProgress } from '../../queue/job-types.js';
 
+/** The API's counters that routes update (the rest are observed here). */
 export interface ApiMetrics {
   registry: Registry;
+  /** Rows predicted, labelled with the id of the model that answered (a name and name@version count under it). */
   predictRows: Counter<'model'>;
   predictBatchRows: Histogram;
   modelCache: Counter<'result'>;
@@ -64,37 +66,31 @@ async function metrics(app: FastifyInstance) {
     modelCache: new Counter({ name: 'mtl_model_cache_requests_total', help: 'Model cache lookups by result (hit, miss)', labelNames: ['result'] as const, registers: [registry] }),
   };
   app.decorate('metrics', api);
-  app.services.modelCache?.observe({
+  app.services.modelCache.observe({
     onLookup: (hit) => api.modelCache.inc({ result: hit ? 'hit' : 'miss' }),
     onPass: (rows) => api.predictBatchRows.observe(rows),
   });
 
-  if (jobEvents) {
-    const unsubscribe = jobEvents.onAny((jobId, event, data) => {
-      if (event === 'progress' && data && typeof data === 'object') {
-        const last = (data as TrainingJobProgress).history?.at(-1);
-        if (last) samplesPerSec.set(last.samplesPerSec);
-      }
-      if (event === 'completed' || event === 'failed') {
-        void trainingQueue.get(jobId).then(
-          (job) => {
-            jobsFinished.inc({ outcome: job.state });
-            if (job.startedAt && job.finishedAt) jobDuration.observe({ outcome: job.state }, (Date.parse(job.finishedAt) - Date.parse(job.startedAt)) / 1000);
-          },
-          () => undefined,
-        );
-      }
-    });
-    app.addHook('onClose', async () => unsubscribe());
-  }
+  const unsubscribe = jobEvents.onAny((jobId, event, data) => {
+    if (event === 'progress' && data && typeof data === 'object') {
+      const last = (data as TrainingJobProgress).history?.at(-1);
+      if (last) samplesPerSec.set(last.samplesPerSec);
+    }
+    if (event === 'completed' || event === 'failed') {
+      void trainingQueue.get(jobId).then(
+        (job) => {
+          jobsFinished.inc({ outcome: job.state });
+          if (job.startedAt && job.finishedAt) jobDuration.observe({ outcome: job.state }, (Date.parse(job.finishedAt) - Date.parse(job.startedAt)) / 1000);
+        },
+        () => undefined,
+      );
+    }
+  });
+  app.addHook('onClose', async () => unsubscribe());
 
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
     http.observe({ method: request.method, route, status_code: String(reply.statusCode) }, reply.elapsedTime / 1000);
-    if (route === '/v1/models/:id/predict' && reply.statusCode === 200) {
-      const rows = (request.body as { instances?: unknown[] } | undefined)?.instances?.length ?? 0;
-      api.predictRows.inc({ model: (request.params as { id: string }).id }, rows);
-    }
   });
 
   app.get('/metrics', { schema: { tags: ['health'], summary: 'Prometheus metrics', response: { 200: { type: 'string' } } } }, async (_request, reply) => {

@@ -74,6 +74,7 @@ const modelRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const { model, predictions } = await servePredictions(app.services.modelCache, request.params.id, request.body.instances);
       const { id, name, version } = model.metadata;
+      app.metrics.predictRows.inc({ model: id }, predictions.length); // by the model that answered, however it was named
       return { modelId: id, name, version, predictions };
     },
   );
