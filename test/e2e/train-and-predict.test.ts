@@ -150,8 +150,11 @@ describe('end to end: upload → queued training in a worker process → model s
     assert.ok(Array.isArray(p.tags.labels));
     assert.equal(typeof p.value.value, 'number');
     const metrics = await (await fetch(`${base}/metrics`)).text();
-    for (const series of ['mtl_http_request_duration_seconds_bucket', 'mtl_queue_jobs{state="completed"}', 'mtl_jobs_finished_total{outcome="succeeded"}', 'mtl_job_duration_seconds_count', 'mtl_training_samples_per_second', 'mtl_predict_rows_total', 'mtl_predict_batch_rows_count', 'mtl_model_cache_requests_total{result="miss"}', 'mtl_api_process_cpu_user_seconds_total'])
+    for (const series of ['mtl_http_request_duration_seconds_bucket', 'mtl_queue_jobs{state="completed"}', 'mtl_jobs_finished_total{outcome="succeeded"}', 'mtl_job_duration_seconds_count', 'mtl_model_cache_requests_total{result="miss"}', 'mtl_api_process_cpu_user_seconds_total'])
       assert.ok(metrics.includes(series), `/metrics has ${series}`);
+    // these are always printed (HELP lines, zero-valued series): check they were updated
+    for (const updated of [/^mtl_training_samples_per_second [1-9]/m, /^mtl_predict_rows_total\{[^}]*\} [1-9]/m, /^mtl_predict_batch_rows_count [1-9]/m])
+      assert.match(metrics, updated);
     console.log(`# e2e held-out accuracy: digit ${digitAcc.toFixed(3)}, parity ${parityAcc.toFixed(3)}; ${model.samplesPerSec} samples/s on ${model.backend}`);
   });
 
