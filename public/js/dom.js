@@ -89,6 +89,16 @@ export function problemBox(err) {
   );
 }
 
+/** JSON typed into a text box, or undefined after showing in `out` why it is not JSON. */
+export function parseJsonInput(text, out, title) {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    fill(out, problemBox({ problem: { title, detail: err.message } }));
+    return undefined;
+  }
+}
+
 export function card(title, ...children) {
   return h('section', { class: 'card' }, title ? h('h2', {}, title) : null, ...children);
 }

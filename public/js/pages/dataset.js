@@ -1,6 +1,6 @@
 // One dataset: its inferred columns, and a form that writes a training spec (editable as JSON) and queues the job.
 import { api } from '../api.js';
-import { add, fill, ago, bytes, card, h, num, problemBox, shortId, table } from '../dom.js';
+import { add, fill, ago, bytes, card, h, num, parseJsonInput, problemBox, shortId, table } from '../dom.js';
 
 const NAME_RE = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
 const TASK_TYPES = ['classification', 'binary', 'multilabel', 'regression'];
@@ -149,13 +149,8 @@ export async function datasetPage(root, ctx, id) {
 
   const start = h('button', { type: 'button', id: 'start-training' }, 'Start training');
   start.addEventListener('click', async () => {
-    let spec;
-    try {
-      spec = JSON.parse(specInput.value);
-    } catch (err) {
-      fill(submitOut, h('div', { class: 'problem' }, h('strong', {}, 'The spec is not JSON'), h('p', {}, err.message)));
-      return;
-    }
+    const spec = parseJsonInput(specInput.value, submitOut, 'The spec is not JSON');
+    if (spec === undefined) return;
     start.disabled = true;
     try {
       const job = await api('POST', '/v1/jobs', { body: spec, signal: ctx.signal });

@@ -1,7 +1,7 @@
 // One model: per-task metrics, the task-affinity heatmap with the suggested groups, single-task
 // baselines and Δm when trained, and a form to try a prediction.
 import { api } from '../api.js';
-import { add, fill, ago, card, duration, h, num, pct, problemBox, shortId, table, taskColor } from '../dom.js';
+import { add, fill, ago, card, duration, h, num, pct, parseJsonInput, problemBox, shortId, table, taskColor } from '../dom.js';
 
 const EXTRA_METRICS = ['accuracy', 'auc', 'microF1', 'rmse', 'r2'];
 
@@ -173,13 +173,8 @@ function predictForm(m, ctx) {
       class: 'predict',
       onsubmit: async (e) => {
         e.preventDefault();
-        let body;
-        try {
-          body = JSON.parse(input.value);
-        } catch (err) {
-          fill(out, h('div', { class: 'problem' }, h('strong', {}, 'Not JSON'), h('p', {}, err.message)));
-          return;
-        }
+        const body = parseJsonInput(input.value, out, 'Not JSON');
+        if (body === undefined) return;
         button.disabled = true;
         fill(out, h('p', { class: 'muted' }, 'Predicting…'));
         try {
