@@ -101,7 +101,7 @@ describe('fused training path (blas backend) = the composed path', { skip }, () 
   }
 
   for (const type of ['classification', 'binary', 'multilabel', 'regression'] as TaskType[]) {
-    it(`a ${type} task's masked loss: mean, sum, count and gradient`, () => {
+    it(`a ${type} task's masked loss: mean, sum, count and gradient through both`, () => {
       const rows = 64;
       const width = type === 'classification' ? 7 : type === 'multilabel' ? 3 : 1;
       const logits = randn(rows * width, 4);
@@ -118,12 +118,12 @@ describe('fused training path (blas backend) = the composed path', { skip }, () 
             if (fused) {
               const r = fusedMaskedLoss(type, l, y, m, width);
               parts = [r.mean.dataSync()[0], r.sum.dataSync()[0], r.count.dataSync()[0]];
-              return r.mean;
+              return tf.add(r.mean, tf.mul(r.sum, 0.25)); // both outputs carry gradient (the kernel's dSum branch)
             }
             const p = maskedLossParts(type, l, y, m, width);
             const mean = maskedMean(p.sum, p.count);
             parts = [mean.dataSync()[0], p.sum.dataSync()[0], p.count.dataSync()[0]];
-            return mean;
+            return tf.add(mean, tf.mul(p.sum, 0.25));
           }, [l]);
           const g = grads[l.name].dataSync().slice();
           l.dispose();
