@@ -71,7 +71,8 @@ async function metrics(app: FastifyInstance) {
     onPass: (rows) => api.predictBatchRows.observe(rows),
   });
 
-  const unsubscribe = jobEvents.onAny((jobId, event, data) => {
+  // (scripts/openapi.ts builds the app without Redis, hence without job events)
+  const unsubscribe = jobEvents?.onAny((jobId, event, data) => {
     if (event === 'progress' && data && typeof data === 'object') {
       const last = (data as TrainingJobProgress).history?.at(-1);
       if (last) samplesPerSec.set(last.samplesPerSec);
@@ -86,7 +87,7 @@ async function metrics(app: FastifyInstance) {
       );
     }
   });
-  app.addHook('onClose', async () => unsubscribe());
+  if (unsubscribe) app.addHook('onClose', async () => unsubscribe());
 
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
