@@ -16,7 +16,7 @@ export const ConfigSchema = Type.Object({
     default: 1,
     minimum: 1,
     maximum: 64,
-    description: 'blas backend: OpenBLAS threads per process. 1 (default) never waits on a descheduled worker thread; more can be faster on a machine with idle cores (README "Performance").',
+    description: 'blas backend: OpenBLAS threads per process. 1 (default) never waits on a descheduled worker thread; more can be faster on a machine with idle cores (docs/performance.md).',
   }),
   WORKER_CONCURRENCY: Type.Integer({ default: 1, minimum: 1, maximum: 64, description: 'Training jobs one worker process runs at once.' }),
   QUEUE_PREFIX: Type.String({ default: 'mtl', pattern: '^[A-Za-z0-9_:-]+$', description: 'Redis key prefix of the queues.' }),

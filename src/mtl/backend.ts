@@ -27,7 +27,7 @@ async function tryImport(name: string): Promise<boolean> {
  * libtensorflow, CUDA when the GPU build is installed), `blas` (the plain JS cpu backend with its
  * matmuls, Adam update, batch gather and bias-gradient sums on the system's OpenBLAS through the
  * optional native addon in native/), `wasm`, or the plain JS `cpu`. `auto` takes the first that
- * loads, in that order for training (fastest first on a CPU machine: see README "Performance"), and
+ * loads, in that order for training (fastest first on a CPU machine: see docs/performance.md), and
  * with wasm before blas for `purpose: 'serving'` (the API process). The result says
  * which runs and, for auto, why the ones before it were skipped.
  */
@@ -55,8 +55,8 @@ export async function selectBackend(preference: BackendPreference = 'auto', purp
     wasm: async () => ((await tryImport('@tensorflow/tfjs-backend-wasm')) && (await tf.setBackend('wasm')) ? '@tensorflow/tfjs-backend-wasm' : undefined),
     cpu: async () => ((await tf.setBackend('cpu')) ? '@tensorflow/tfjs (plain JS)' : undefined),
   };
-  // Serving runs many small forward passes, where wasm beat blas here (README "Serving"); training
-  // runs large matmuls and backward passes, where blas wins (README "Performance").
+  // Serving runs many small forward passes, where wasm beat blas here (docs/serving.md, "Backend for serving"); training
+  // runs large matmuls and backward passes, where blas wins (docs/performance.md).
   const autoOrder: (keyof typeof attempts)[] = purpose === 'serving' ? ['tensorflow', 'wasm', 'blas', 'cpu'] : ['tensorflow', 'blas', 'wasm', 'cpu'];
   const order: (keyof typeof attempts)[] = preference === 'auto' ? autoOrder : [preference];
   for (const name of order) {

@@ -94,7 +94,7 @@ export function registerBlasBackend(): BlasBackendInfo {
   native = blas;
   // One thread unless MTL_BLAS_THREADS says otherwise: OpenBLAS's pool makes every product wait for
   // all its workers, so on a machine whose other core is busy (other jobs, the API, a second worker)
-  // one descheduled worker stalls the step; see README "Performance" for both measured.
+  // one descheduled worker stalls the step; see docs/performance.md for both measured.
   const requested = Number(process.env.MTL_BLAS_THREADS);
   blas.setThreads(Number.isInteger(requested) && requested > 0 ? Math.min(requested, availableParallelism()) : 1);
 

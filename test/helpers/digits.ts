@@ -4,7 +4,7 @@ import { ColumnInference, coerceCell } from '../../src/mtl/column-inference.js';
 import type { Row } from '../../src/mtl/values.js';
 import type { DatasetSummary } from '../../src/mtl/spec-resolution.js';
 
-/** scikit-learn's 8×8 digits (1,797 real scans, BSD licence) with derived task columns: see examples/README. */
+/** scikit-learn's 8×8 digits (1,797 real scans, BSD licence) with derived task columns: see README.md, "Quick start". */
 export const DIGITS_CSV = fileURLToPath(new URL('../../examples/digits.csv', import.meta.url));
 export const PIXELS = Array.from({ length: 64 }, (_, i) => `p${i}`);
 
