@@ -5,12 +5,12 @@ import { Value } from '@sinclair/typebox/value';
 export const ConfigSchema = Type.Object({
   PORT: Type.Integer({ default: 3000, minimum: 0, maximum: 65535, description: 'HTTP port of the API.' }),
   HOST: Type.String({ default: '127.0.0.1', description: 'Address the API listens on (0.0.0.0 in containers).' }),
-  REDIS_URL: Type.Optional(Type.String({ description: 'Redis for the job queue. Unset: 127.0.0.1:6379, else a private redis-server (npm start / npm test).' })),
-  DATA_DIR: Type.String({ default: './data', description: 'Datasets, models and the private Redis live here.' }),
-  LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
+  REDIS_URL: Type.Optional(Type.String({ description: 'Redis for the job queue. Unset: 127.0.0.1:6379, else a private redis-server (npm start / npm test; npm start keeps its files under DATA_DIR/redis, AOF on).' })),
+  DATA_DIR: Type.String({ default: './data', description: 'Datasets, models, checkpoints and the private Redis live here; share it between the API and the workers.' }),
+  LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info', description: 'pino level; JSON logs, pretty on a terminal.' }),
   TF_BACKEND: Type.Union([Type.Literal('auto'), Type.Literal('tensorflow'), Type.Literal('blas'), Type.Literal('wasm'), Type.Literal('cpu')], {
     default: 'auto',
-    description: 'auto: tfjs-node-gpu / tfjs-node when installed, else blas (native OpenBLAS kernels, when built), else wasm, else cpu.',
+    description: 'auto: tfjs-node-gpu / tfjs-node when installed, else blas (native OpenBLAS kernels, when built), else wasm, else cpu; the API process (serving) tries wasm before blas.',
   }),
   MTL_BLAS_THREADS: Type.Integer({
     default: 1,
@@ -20,13 +20,13 @@ export const ConfigSchema = Type.Object({
   }),
   WORKER_CONCURRENCY: Type.Integer({ default: 1, minimum: 1, maximum: 64, description: 'Training jobs one worker process runs at once.' }),
   QUEUE_PREFIX: Type.String({ default: 'mtl', pattern: '^[A-Za-z0-9_:-]+$', description: 'Redis key prefix of the queues.' }),
-  MODEL_CACHE_SIZE: Type.Integer({ default: 8, minimum: 1, maximum: 1000, description: 'Loaded models the API keeps in memory.' }),
+  MODEL_CACHE_SIZE: Type.Integer({ default: 8, minimum: 1, maximum: 1000, description: 'Loaded models the API keeps in memory (least recently used evicted and disposed first).' }),
   MODEL_CACHE_RECHECK_MS: Type.Integer({
     default: 1000,
     minimum: 0,
     description: 'How often a loaded model (and what a name\'s latest version is) is checked against the store, so models another process saved or deleted are seen; 0: every request.',
   }),
-  DATASET_MAX_BYTES: Type.Integer({ default: 1024 ** 3, minimum: 1, description: 'Largest dataset upload, in bytes.' }),
+  DATASET_MAX_BYTES: Type.Integer({ default: 1024 ** 3, minimum: 1, description: 'Largest dataset upload, in bytes (413 beyond).' }),
   PREDICT_MAX_ROWS: Type.Integer({ default: 10000, minimum: 1, description: 'Most instances in one predict request (413 beyond).' }),
   PREDICT_MAX_BODY_BYTES: Type.Integer({ default: 16 * 1024 ** 2, minimum: 1024, description: 'Largest predict request body, in bytes (413 beyond).' }),
   PREDICT_MAX_BATCH: Type.Integer({
@@ -41,12 +41,12 @@ export const ConfigSchema = Type.Object({
     description: 'How long a predict request waits for others to share its forward pass (micro-batching); 0 turns batching off.',
   }),
   API_KEYS: Type.Optional(
-    Type.String({ description: 'Comma-separated "<key>:<role>" pairs, role admin or predict. Unset: the API is open (local use only).' }),
+    Type.String({ description: 'Comma-separated "<key>:<role>" pairs, role admin or predict. Unset: the API is open (local use only). See docs/security.md.' }),
   ),
   DOCS_PUBLIC: Type.Boolean({ default: true, description: '/docs (Swagger UI) open without a key.' }),
   METRICS_PUBLIC: Type.Boolean({ default: false, description: '/metrics open without a key (else an admin key is needed).' }),
   RATE_LIMIT_MAX: Type.Integer({ default: 6000, minimum: 1, description: 'Requests per key (or per IP without a key) per RATE_LIMIT_WINDOW_MS; 429 beyond.' }),
-  RATE_LIMIT_WINDOW_MS: Type.Integer({ default: 60000, minimum: 1000 }),
+  RATE_LIMIT_WINDOW_MS: Type.Integer({ default: 60000, minimum: 1000, description: 'The window of RATE_LIMIT_MAX, in ms.' }),
   REQUEST_TIMEOUT_MS: Type.Integer({ default: 120000, minimum: 1000, description: 'Whole-request timeout of the HTTP server (uploads included).' }),
   MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ default: 1000, minimum: 10, description: 'Above this event-loop delay the API sheds load: 503 with Retry-After.' }),
   DATASET_MAX_ROWS: Type.Integer({ default: 5_000_000, minimum: 1, description: 'Most rows in one dataset (413 beyond).' }),
