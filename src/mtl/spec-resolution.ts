@@ -1,5 +1,8 @@
 import type { ColumnInfo } from './column-inference.js';
-import { ARCHITECTURE_DEFAULTS, DEFAULT_TRAINING, type ResolvedArchitecture, type ResolvedLossWeighting, type ResolvedSpec, type TrainingSpec } from './spec.js';
+import { DEFAULT_ARCHITECTURE, DEFAULT_TRAINING, type ResolvedSpec, type TrainingSpec } from './spec.js';
+import { architectureOf, ARCHITECTURE_TYPES, ARCHITECTURES, type ResolvedArchitecture } from './architectures/index.js';
+import { LOSS_WEIGHTING_STRATEGIES, LOSS_WEIGHTINGS, type ResolvedLossWeighting } from './loss-weighting/index.js';
+import { resolveVariant } from './spec-variants.js';
 import { SpecError, type FieldError } from './spec-error.js';
 
 export interface DatasetSummary {
@@ -91,42 +94,18 @@ export function resolveSpec(spec: TrainingSpec, dataset: DatasetSummary): Resolv
   };
 }
 
-/** Which architecture fields apply to which type; any other field given is an error. */
-const ARCHITECTURE_FIELDS: Record<ResolvedArchitecture['type'], string[]> = {
-  'hard-sharing': ['sharedLayers', 'headLayers', 'activation'],
-  'soft-sharing': ['sharedLayers', 'headLayers', 'activation', 'crossStitch', 'tie'],
-  mmoe: ['experts', 'expertLayers', 'towerLayers', 'activation'],
-  ple: ['experts', 'taskExperts', 'levels', 'expertLayers', 'towerLayers', 'activation'],
-};
-
+/** The architecture with its defaults, checked field by field against its type's schema (architectures/index.ts). */
 function resolveArchitecture(given: NonNullable<TrainingSpec['architecture']>, errors: FieldError[]): ResolvedArchitecture {
-  const type = given.type ?? 'hard-sharing';
-  for (const key of Object.keys(given)) {
-    if (key !== 'type' && !ARCHITECTURE_FIELDS[type].includes(key))
-      errors.push({ pointer: `/architecture/${key}`, detail: `'${key}' does not apply to ${type}; it takes ${ARCHITECTURE_FIELDS[type].join(', ')}` });
-  }
-  const resolved = { ...ARCHITECTURE_DEFAULTS[type], ...stripUndefined(given), type } as ResolvedArchitecture;
-  if (resolved.type === 'soft-sharing' && resolved.sharedLayers.length === 0)
-    errors.push({ pointer: '/architecture/sharedLayers', detail: 'soft-sharing needs at least one tower layer' });
-  if ((resolved.type === 'mmoe' || resolved.type === 'ple') && resolved.expertLayers.length === 0)
-    errors.push({ pointer: '/architecture/expertLayers', detail: `${type} experts need at least one layer` });
-  return resolved;
+  const variants = ARCHITECTURE_TYPES.map((t) => ARCHITECTURES[t].schema);
+  const resolved = resolveVariant<ResolvedArchitecture>(variants, 'type', { ...given, type: given.type ?? 'hard-sharing' }, '/architecture', errors);
+  if (resolved) errors.push(...(architectureOf(resolved).check?.(resolved) ?? []));
+  return resolved ?? DEFAULT_ARCHITECTURE;
 }
 
+/** The loss weighting with its parameters' defaults (loss-weighting/index.ts); static when the spec names none. */
 function resolveLossWeighting(given: TrainingSpec['lossWeighting'], errors: FieldError[]): ResolvedLossWeighting {
-  const strategy = given?.strategy ?? 'static';
-  const allowed: Record<string, string[]> = { dwa: ['temperature'], gradnorm: ['alpha'] };
-  for (const key of Object.keys(given ?? {}))
-    if (key !== 'strategy' && !(allowed[strategy] ?? []).includes(key))
-      errors.push({ pointer: `/lossWeighting/${key}`, detail: `'${key}' does not apply to the ${strategy} strategy` });
-  switch (strategy) {
-    case 'dwa':
-      return { strategy, temperature: given?.temperature ?? 2 };
-    case 'gradnorm':
-      return { strategy, alpha: given?.alpha ?? 1.5 };
-    default:
-      return { strategy };
-  }
+  const variants = LOSS_WEIGHTING_STRATEGIES.map((s) => LOSS_WEIGHTINGS[s].schema);
+  return resolveVariant<ResolvedLossWeighting>(variants, 'strategy', given ?? { strategy: 'static' }, '/lossWeighting', errors) ?? { strategy: 'static' };
 }
 
 /** Task names become layer names: they must not clash with the input, shared layers or another task's layers. */

@@ -1,18 +1,19 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { TaskTypeSchema, type TaskType } from './spec-fields.js';
+import { variantsWireSchema } from './spec-variants.js';
+import { ARCHITECTURE_TYPES, ARCHITECTURES, type ResolvedArchitecture } from './architectures/index.js';
+import { LOSS_WEIGHTING_STRATEGIES, LOSS_WEIGHTINGS, type ResolvedLossWeighting } from './loss-weighting/index.js';
+
+export { TaskTypeSchema, type TaskType, type Activation } from './spec-fields.js';
+export { ARCHITECTURE_TYPES, type ArchitectureType, type ResolvedArchitecture } from './architectures/index.js';
+export { LOSS_WEIGHTING_STRATEGIES, type LossWeightingStrategy, type ResolvedLossWeighting } from './loss-weighting/index.js';
 
 /** A name that is safe as a tfjs layer name, a JSON key and a URL segment. */
 export const NAME_PATTERN = '^[A-Za-z][A-Za-z0-9_-]{0,63}$';
 
 export const FeatureTypeSchema = Type.Union([Type.Literal('numeric'), Type.Literal('categorical')]);
 export type FeatureType = Static<typeof FeatureTypeSchema>;
-
-export const TaskTypeSchema = Type.Union([
-  Type.Literal('classification'),
-  Type.Literal('binary'),
-  Type.Literal('multilabel'),
-  Type.Literal('regression'),
-]);
-export type TaskType = Static<typeof TaskTypeSchema>;
 
 export const FeatureSpecSchema = Type.Object(
   {
@@ -37,43 +38,16 @@ export const TaskSpecSchema = Type.Object(
 );
 export type TaskSpec = Static<typeof TaskSpecSchema>;
 
-const LayerSizes = (description: string) =>
-  Type.Array(Type.Integer({ minimum: 1, maximum: 4096 }), { maxItems: 8, description });
+/** The request's `architecture` object: any architecture's fields, optional; which apply to `type` is checked in resolveSpec. */
+export const ArchitectureSpecSchema = variantsWireSchema<ResolvedArchitecture>('type', ARCHITECTURE_TYPES.map((t) => ARCHITECTURES[t].schema), {
+  description: 'Parameter sharing scheme (default hard-sharing).',
+  optionalKey: true,
+});
 
-export const ARCHITECTURE_TYPES = ['hard-sharing', 'soft-sharing', 'mmoe', 'ple'] as const;
-export type ArchitectureType = (typeof ARCHITECTURE_TYPES)[number];
-
-/** One object for every architecture; which fields apply depends on `type` (checked in resolveSpec). */
-export const ArchitectureSpecSchema = Type.Object(
-  {
-    type: Type.Optional(Type.Union(ARCHITECTURE_TYPES.map((t) => Type.Literal(t)), { description: 'Parameter sharing scheme (default hard-sharing).' })),
-    sharedLayers: Type.Optional(LayerSizes('hard-sharing: units of each shared (trunk) Dense layer. soft-sharing: units of each layer of every task tower.')),
-    headLayers: Type.Optional(LayerSizes('hard-sharing and soft-sharing: units of each hidden Dense layer in every task head.')),
-    activation: Type.Optional(Type.Union([Type.Literal('relu'), Type.Literal('tanh'), Type.Literal('elu')])),
-    crossStitch: Type.Optional(Type.Boolean({ description: 'soft-sharing: mix the towers after each layer with learned cross-stitch units (default true).' })),
-    tie: Type.Optional(Type.Number({ minimum: 0, maximum: 100, description: 'soft-sharing: strength of the L2 penalty pulling the task towers\' weights together (default 0).' })),
-    experts: Type.Optional(Type.Integer({ minimum: 1, maximum: 64, description: 'mmoe: number of shared experts (default 4). ple: shared experts per level.' })),
-    taskExperts: Type.Optional(Type.Integer({ minimum: 1, maximum: 16, description: 'ple: task-specific experts per task and level (default 1).' })),
-    levels: Type.Optional(Type.Integer({ minimum: 1, maximum: 4, description: 'ple: extraction levels (default 1, i.e. CGC).' })),
-    expertLayers: Type.Optional(LayerSizes('mmoe and ple: units of each Dense layer of an expert (default [64]).')),
-    towerLayers: Type.Optional(LayerSizes('mmoe and ple: units of each Dense layer of a task tower (default [32]).')),
-  },
-  { additionalProperties: false },
-);
-
-export const LOSS_WEIGHTING_STRATEGIES = ['static', 'uncertainty', 'dwa', 'gradnorm', 'pcgrad'] as const;
-export type LossWeightingStrategy = (typeof LOSS_WEIGHTING_STRATEGIES)[number];
-
-export const LossWeightingSpecSchema = Type.Object(
-  {
-    strategy: Type.Union(LOSS_WEIGHTING_STRATEGIES.map((s) => Type.Literal(s)), {
-      description: 'static: the tasks\' weights. uncertainty: learned per-task log-variance (Kendall 2018). dwa: Dynamic Weight Average (Liu 2019). gradnorm: learned weights balancing gradient norms (Chen 2018). pcgrad: projecting conflicting gradients (Yu 2020).',
-    }),
-    temperature: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 100, description: 'dwa: softmax temperature (default 2).' })),
-    alpha: Type.Optional(Type.Number({ minimum: 0, maximum: 10, description: 'gradnorm: restoring force α (default 1.5).' })),
-  },
-  { additionalProperties: false },
-);
+/** The request's `lossWeighting` object: the strategy and its parameters (checked in resolveSpec). */
+export const LossWeightingSpecSchema = variantsWireSchema<ResolvedLossWeighting, 'strategy'>('strategy', LOSS_WEIGHTING_STRATEGIES.map((s) => LOSS_WEIGHTINGS[s].schema), {
+  description: LOSS_WEIGHTING_STRATEGIES.map((s) => `${s}: ${LOSS_WEIGHTINGS[s].schema.description}`).join(' '),
+});
 
 export const EarlyStoppingSpecSchema = Type.Object(
   {
@@ -117,20 +91,6 @@ export const TrainingSpecSchema = Type.Object(
 );
 export type TrainingSpec = Static<typeof TrainingSpecSchema>;
 
-export type ResolvedArchitecture =
-  | { type: 'hard-sharing'; sharedLayers: number[]; headLayers: number[]; activation: Activation }
-  | { type: 'soft-sharing'; sharedLayers: number[]; headLayers: number[]; activation: Activation; crossStitch: boolean; tie: number }
-  | { type: 'mmoe'; experts: number; expertLayers: number[]; towerLayers: number[]; activation: Activation }
-  | { type: 'ple'; experts: number; taskExperts: number; levels: number; expertLayers: number[]; towerLayers: number[]; activation: Activation };
-export type Activation = 'relu' | 'tanh' | 'elu';
-
-export type ResolvedLossWeighting =
-  | { strategy: 'static' }
-  | { strategy: 'uncertainty' }
-  | { strategy: 'dwa'; temperature: number }
-  | { strategy: 'gradnorm'; alpha: number }
-  | { strategy: 'pcgrad' };
-
 export type Monitor = 'loss' | 'mean' | { task: string };
 
 /** A spec with every default filled in: what the worker trains and what the model records. */
@@ -155,14 +115,8 @@ export interface ResolvedSpec {
   };
 }
 
-export const ARCHITECTURE_DEFAULTS = {
-  'hard-sharing': { type: 'hard-sharing', sharedLayers: [128, 64], headLayers: [], activation: 'relu' },
-  'soft-sharing': { type: 'soft-sharing', sharedLayers: [64, 32], headLayers: [], activation: 'relu', crossStitch: true, tie: 0 },
-  mmoe: { type: 'mmoe', experts: 4, expertLayers: [64], towerLayers: [32], activation: 'relu' },
-  ple: { type: 'ple', experts: 2, taskExperts: 1, levels: 1, expertLayers: [64], towerLayers: [32], activation: 'relu' },
-} as const satisfies Record<ArchitectureType, ResolvedArchitecture>;
-
-export const DEFAULT_ARCHITECTURE: ResolvedArchitecture = { ...ARCHITECTURE_DEFAULTS['hard-sharing'], sharedLayers: [128, 64], headLayers: [] };
+/** The architecture a spec without one gets: hard sharing with its defaults. */
+export const DEFAULT_ARCHITECTURE = Value.Default(ARCHITECTURES['hard-sharing'].schema, { type: 'hard-sharing' }) as ResolvedArchitecture;
 
 export const DEFAULT_TRAINING: ResolvedSpec['training'] = {
   epochs: 20,

@@ -1,16 +1,16 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Preprocessing } from './preprocessing.js';
-import { asList, type MultiTaskModel } from './model-builder.js';
-import { fusedMaskedLoss, maskedLossParts, maskedMean } from './losses.js';
+import type { MultiTaskModel } from './model-builder.js';
 import { evaluateSplit, type EncodedSplit, type SplitEvaluation } from './evaluation.js';
 import { higherIsBetter, type MetricName, type TaskMetrics } from './metrics.js';
 import type { Monitor, ResolvedLossWeighting, ResolvedSpec } from './spec.js';
 import { createRng, shuffledIndices } from './rng.js';
-import { createLossWeighting, GradNormWeights, projectConflictingGradients, type LossWeighting, type LossWeightingState } from './loss-weighting.js';
+import { createLossWeighting, type LossWeighting, type LossWeightingState } from './loss-weighting/index.js';
 import { TaskAffinityMeter, type TaskAffinity } from './task-affinity.js';
 import { createAdam } from './fused-adam.js';
-import { compileFusedForward, type FusedForward } from './fused-forward.js';
-import { GATHER_ROWS_KERNEL, hasKernel, MASKED_LOSS_KERNEL } from './blas-backend.js';
+import { compileFusedForward } from './fused-forward.js';
+import { hasKernel, MASKED_LOSS_KERNEL } from './blas-backend.js';
+import { gatherBatch, trainStep, type StepContext, type TrainTensors } from './training-step.js';
 
 export interface TaskEpochMetrics {
   loss: number | null;
@@ -81,7 +81,9 @@ export interface TrainArgs {
   options: ResolvedSpec['training'];
   /** Static loss weight per task, in head order. */
   weights: number[];
-  lossWeighting?: ResolvedLossWeighting;
+  lossWeighting: ResolvedLossWeighting;
+  /** The fused path on the blas backend (each Dense layer and each task's masked loss as one kernel; same values). Default true; false runs the stock ops, to compare. */
+  fused?: boolean;
   onEpoch?: (report: EpochReport) => void | Promise<void>;
   /** Continue from this checkpoint instead of epoch 0. */
   resume?: TrainerCheckpoint;
@@ -97,203 +99,248 @@ export const TRAIN_METRIC_ROWS = 2048;
 /** Task affinity is measured on at most this many steps per epoch (each costs one backward pass per task). */
 export const AFFINITY_STEPS_PER_EPOCH = 8;
 
-interface TrainTensors {
-  x: tf.Tensor2D;
-  labels: { values: tf.Tensor; mask: tf.Tensor1D }[];
-}
-
-interface Batch {
-  x: tf.Tensor;
-  labels: { values: tf.Tensor; mask: tf.Tensor }[];
-}
-
-/** A step's rows of the inputs and of every task's labels and mask: one kernel where the backend has it (blas), else a gather each. */
-function gatherBatch(data: TrainTensors, ix: tf.Tensor1D): Batch {
-  if (hasKernel(GATHER_ROWS_KERNEL)) {
-    const inputs: tf.NamedTensorMap = { indices: ix, t0: data.x };
-    data.labels.forEach((l, t) => {
-      inputs[`t${2 * t + 1}`] = l.values;
-      inputs[`t${2 * t + 2}`] = l.mask;
-    });
-    const [x, ...rest] = tf.engine().runKernel(GATHER_ROWS_KERNEL, inputs, {}) as tf.Tensor[];
-    return { x, labels: data.labels.map((_, t) => ({ values: rest[2 * t], mask: rest[2 * t + 1] })) };
-  }
-  return { x: tf.gather(data.x, ix), labels: data.labels.map((l) => ({ values: tf.gather(l.values, ix), mask: tf.gather(l.mask, ix) })) };
-}
-
 /**
  * The multi-task training loop: per step, every head's masked loss, combined by the loss-weighting
- * strategy (weighted sum, learned uncertainty, DWA, GradNorm, or PCGrad's projected gradients),
- * one update of all trainable weights with Adam. Keeps the best epoch's weights by the monitored
- * value (early stopping). Measures task affinity on sampled steps.
+ * strategy (see loss-weighting/), one update of all trainable weights with Adam. Keeps the best
+ * epoch's weights by the monitored value (early stopping). Measures task affinity on sampled steps.
  */
 export async function trainMultiTask(args: TrainArgs): Promise<TrainResult> {
-  const { model, prep, train, validation, options } = args;
-  const heads = model.heads;
-  const T = heads.length;
-  const weighting = createLossWeighting({ config: args.lossWeighting ?? { strategy: 'static' }, weights: args.weights, types: heads.map((h) => h.type) });
-  const optimizer = createAdam(options.learningRate);
-  const modelVariables = model.training.trainableWeights.map((w) => w.read() as tf.Variable);
-  const allVariables = [...modelVariables, ...weighting.variables];
-  const shared = model.sharedVariables;
-  const affinity = options.affinity && T > 1 && shared.length > 0 ? new TaskAffinityMeter(heads.map((h) => h.name)) : null;
-  const data: TrainTensors = tf.tidy(() => ({
-    x: tf.tensor2d(train.x, [train.rows, prep.inputSize]),
-    labels: train.labels.map((l, t) => ({
-      values: heads[t].type === 'multilabel'
-        ? tf.tensor2d(l.values as Float32Array, [train.rows, l.width])
-        : tf.tensor1d(l.values, l.values instanceof Int32Array ? 'int32' : 'float32'),
-      mask: tf.tensor1d(l.mask),
-    })),
-  }));
-  const stepsPerEpoch = Math.ceil(train.rows / options.batchSize);
-  const affinityEvery = Math.max(1, Math.floor(stepsPerEpoch / AFFINITY_STEPS_PER_EPOCH));
-  const history: EpochReport[] = [];
-  const taskLossHistory: number[][] = [];
-  let best: { epoch: number; value: number; weights: tf.Tensor[] } | null = null;
-  let bestEval: { train: SplitEvaluation; validation: SplitEvaluation | null } | null = null;
-  let stoppedEarly = false;
-  let trainingTimeMs = 0;
-  let firstEpoch = 1;
-  const patience = options.earlyStopping === false ? Infinity : options.earlyStopping.patience;
-  const minDelta = options.earlyStopping === false ? 0 : options.earlyStopping.minDelta;
-
-  const checkpointOf = async (epoch: number): Promise<TrainerCheckpoint> => ({
-    epoch,
-    history: [...history],
-    taskLossHistory: taskLossHistory.map((r) => [...r]),
-    trainingTimeMs,
-    // copies: some backends (cpu, blas) hand out the tensor's own buffer, which training goes on updating
-    weights: modelVariables.map((v) => Float32Array.from(v.dataSync() as Float32Array)),
-    optimizer: await optimizerState(optimizer),
-    weighting: weighting.getState(),
-    affinity: affinity?.getState() ?? null,
-    best: best && bestEval ? { epoch: best.epoch, value: best.value, weights: best.weights.map((w) => Float32Array.from(w.dataSync() as Float32Array)), ...bestEval } : null,
-  });
-
-  // The fused path (blas backend): each Dense layer and each task's masked loss as one kernel. Same
-  // values; MTL_FUSED=0 turns it off (to compare).
-  const fused = process.env.MTL_FUSED !== '0';
-  const ctx: StepContext = {
-    model, optimizer, weighting, allVariables, shared, rng: createRng(options.seed), lossWeighting: args.lossWeighting ?? { strategy: 'static' }, learningRate: options.learningRate,
-    forward: fused ? compileFusedForward(model.training) : null,
-    fusedLoss: fused && hasKernel(MASKED_LOSS_KERNEL),
-  };
+  const { options } = args;
+  const run = new TrainingRun(args);
   try {
-    if (args.resume) {
-      const r = args.resume;
-      // Copies in: the cpu-based backends keep a typed array given to tf.tensor as the tensor's own
-      // buffer, and training updates weights and Adam moments in place.
-      tf.tidy(() => modelVariables.forEach((v, i) => v.assign(tf.tensor(r.weights[i].slice(), v.shape))));
-      if (r.optimizer.length > 0) {
-        const saved = r.optimizer.map((o) => ({ name: o.name, tensor: tf.tensor(o.values.slice(), o.shape, o.name === 'iter' ? 'int32' : 'float32') }));
-        await optimizer.setWeights(saved);
-        tf.dispose(saved.map((w) => w.tensor));
-      }
-      weighting.setState(r.weighting);
-      if (affinity && r.affinity) affinity.setState(r.affinity);
-      history.push(...r.history);
-      taskLossHistory.push(...r.taskLossHistory);
-      trainingTimeMs = r.trainingTimeMs;
-      if (r.best) {
-        best = { epoch: r.best.epoch, value: r.best.value, weights: r.best.weights.map((w, i) => tf.keep(tf.tensor(w.slice(), modelVariables[i].shape))) };
-        bestEval = { train: r.best.train, validation: r.best.validation };
-      }
-      firstEpoch = r.epoch + 1;
-      if (best && r.epoch - best.epoch >= patience) firstEpoch = options.epochs + 1; // it had already stopped early
-    }
-    for (let epoch = firstEpoch; epoch <= options.epochs; epoch++) {
-      // A fresh generator per epoch, so a resumed run shuffles exactly as an uninterrupted one.
-      const rng = createRng(options.seed * 7919 + epoch);
-      ctx.rng = rng;
-      weighting.startEpoch(taskLossHistory);
-      const epochWeights = weighting.currentWeights();
-      const started = performance.now();
-      const order = shuffledIndices(train.rows, rng);
-      let totals = tf.keep(tf.zeros([2 * T + 1]));
-      let steps = 0;
-      for (let start = 0; start < train.rows; start += options.batchSize) {
-        if (args.signal?.aborted) {
-          totals.dispose();
-          throw new TrainingStopped(args.signal.reason);
-        }
-        const idx = order.subarray(start, Math.min(start + options.batchSize, train.rows));
-        const measure = affinity !== null && steps % affinityEvery === 0;
-        const stepStats = tf.tidy(() => trainStep(ctx, gatherBatch(data, tf.tensor1d(idx, 'int32')), measure ? affinity : null));
-        const next = tf.keep(tf.add(totals, stepStats));
-        tf.dispose([totals, stepStats]);
-        totals = next;
-        steps++;
-      }
-      const sums = totals.dataSync();
-      totals.dispose();
-      const durationMs = performance.now() - started;
-      trainingTimeMs += durationMs;
-      taskLossHistory.push(heads.map((_, t) => (sums[T + t] > 0 ? sums[t] / sums[T + t] : 0)));
-
-      const staticWeights = args.weights;
-      const trainEval = evaluateSplit(model, prep, staticWeights, train, TRAIN_METRIC_ROWS);
-      const valEval = validation && validation.rows > 0 ? evaluateSplit(model, prep, staticWeights, validation) : null;
-      const monitored = monitorValue(options.monitor, valEval ?? trainEval, prep, heads.map((h) => h.name));
-      const report: EpochReport = {
-        epoch,
-        epochs: options.epochs,
-        loss: sums[2 * T] / steps,
-        valLoss: valEval ? valEval.loss : null,
-        tasks: {},
-        weights: Object.fromEntries(heads.map((h, t) => [h.name, epochWeights[t]])),
-        monitored,
-        samplesPerSec: (train.rows / durationMs) * 1000,
-        durationMs,
-      };
-      heads.forEach((h, t) => {
-        report.tasks[h.name] = {
-          loss: sums[T + t] > 0 ? sums[t] / sums[T + t] : null,
-          metric: trainEval.tasks[t].metrics.metric,
-          valLoss: valEval ? valEval.tasks[t].loss : null,
-          valMetric: valEval ? valEval.tasks[t].metrics.metric : null,
-          metricName: trainEval.tasks[t].metrics.metricName,
-        };
-      });
-      history.push(report);
-
-      if (!best || monitored < best.value - minDelta) {
-        if (best) tf.dispose(best.weights);
-        best = { epoch, value: monitored, weights: modelVariables.map((v) => tf.keep(v.clone())) };
-        bestEval = { train: trainEval, validation: valEval };
-      }
+    if (args.resume) await run.restore(args.resume);
+    for (let epoch = run.firstEpoch; epoch <= options.epochs; epoch++) {
+      const report = run.report(run.runEpoch(epoch, args.signal));
+      const stopping = run.keepBest(report);
       // Checkpoint before reporting: an epoch anyone has seen is an epoch a restart will not lose.
-      const stopping = epoch - best.epoch >= patience;
       if (args.onCheckpoint && (epoch % (args.checkpointEvery ?? 1) === 0 || stopping || epoch === options.epochs)) {
-        await args.onCheckpoint(await checkpointOf(epoch));
+        await args.onCheckpoint(await run.checkpoint(epoch));
       }
       await args.onEpoch?.(report);
       if (stopping) {
-        stoppedEarly = epoch < options.epochs;
+        run.stoppedEarly = epoch < options.epochs;
         break;
       }
     }
-    if (best) modelVariables.forEach((v, i) => v.assign(best!.weights[i]));
+    run.keepBestWeights();
   } finally {
-    if (best) tf.dispose(best.weights);
-    tf.dispose([data.x, ...data.labels.flatMap((l) => [l.values, l.mask])]);
-    optimizer.dispose();
-    weighting.dispose();
+    run.dispose();
+  }
+  return run.result();
+}
+
+/** One epoch's raw outcome, before evaluation. */
+interface EpochRun {
+  epoch: number;
+  /** [loss sums per task, label counts per task, weighted loss sum] over the epoch's steps. */
+  sums: Float32Array | Int32Array | Uint8Array;
+  steps: number;
+  /** The loss weights the strategy set for this epoch. */
+  weights: number[];
+  durationMs: number;
+}
+
+interface BestEpoch {
+  epoch: number;
+  value: number;
+  weights: tf.Tensor[];
+  train: SplitEvaluation;
+  validation: SplitEvaluation | null;
+}
+
+/** The state of one call of trainMultiTask: tensors, strategy, history and the best epoch so far. */
+class TrainingRun {
+  readonly history: EpochReport[] = [];
+  readonly taskLossHistory: number[][] = [];
+  firstEpoch = 1;
+  stoppedEarly = false;
+  private trainingTimeMs = 0;
+  private best: BestEpoch | null = null;
+  /** The evaluation of the epoch just reported, until keepBest looks at it. */
+  private latest: { train: SplitEvaluation; validation: SplitEvaluation | null } | null = null;
+  private readonly weighting: LossWeighting;
+  private readonly optimizer: tf.Optimizer;
+  private readonly modelVariables: tf.Variable[];
+  private readonly affinity: TaskAffinityMeter | null;
+  private readonly data: TrainTensors;
+  private readonly ctx: StepContext;
+  private readonly affinityEvery: number;
+  private readonly patience: number;
+  private readonly minDelta: number;
+
+  constructor(private readonly args: TrainArgs) {
+    const { model, prep, train, options } = args;
+    const heads = model.heads;
+    this.weighting = createLossWeighting(args.lossWeighting, { weights: args.weights, types: heads.map((h) => h.type), learningRate: options.learningRate });
+    this.optimizer = createAdam(options.learningRate);
+    this.modelVariables = model.training.trainableWeights.map((w) => w.read() as tf.Variable);
+    const shared = model.sharedVariables;
+    this.affinity = options.affinity && heads.length > 1 && shared.length > 0 ? new TaskAffinityMeter(heads.map((h) => h.name)) : null;
+    this.data = tf.tidy(() => ({
+      x: tf.tensor2d(train.x, [train.rows, prep.inputSize]),
+      labels: train.labels.map((l, t) => ({
+        values: heads[t].type === 'multilabel'
+          ? tf.tensor2d(l.values as Float32Array, [train.rows, l.width])
+          : tf.tensor1d(l.values, l.values instanceof Int32Array ? 'int32' : 'float32'),
+        mask: tf.tensor1d(l.mask),
+      })),
+    }));
+    this.affinityEvery = Math.max(1, Math.floor(Math.ceil(train.rows / options.batchSize) / AFFINITY_STEPS_PER_EPOCH));
+    this.patience = options.earlyStopping === false ? Infinity : options.earlyStopping.patience;
+    this.minDelta = options.earlyStopping === false ? 0 : options.earlyStopping.minDelta;
+    const fused = args.fused ?? true;
+    this.ctx = {
+      model, optimizer: this.optimizer, weighting: this.weighting, allVariables: [...this.modelVariables, ...this.weighting.variables], shared, rng: createRng(options.seed),
+      forward: fused ? compileFusedForward(model.training) : null,
+      fusedLoss: fused && hasKernel(MASKED_LOSS_KERNEL),
+    };
   }
 
-  const named = (e: SplitEvaluation) => Object.fromEntries(heads.map((h, t) => [h.name, e.tasks[t].metrics]));
-  const epochsRun = history.length;
-  return {
-    history,
-    bestEpoch: best?.epoch ?? 0,
-    epochsRun,
-    stoppedEarly: stoppedEarly || (!!best && history.length < options.epochs),
-    trainingTimeMs,
-    samplesPerSec: trainingTimeMs > 0 ? (train.rows * epochsRun * 1000) / trainingTimeMs : 0,
-    validationMetrics: bestEval?.validation ? named(bestEval.validation) : null,
-    trainMetrics: bestEval ? named(bestEval.train) : {},
-    affinity: affinity?.result() ?? null,
-  };
+  /** Continues after a checkpoint's epoch: weights, Adam's moments, the strategy, affinity, history and best epoch. */
+  async restore(r: TrainerCheckpoint): Promise<void> {
+    // Copies in: the cpu-based backends keep a typed array given to tf.tensor as the tensor's own
+    // buffer, and training updates weights and Adam moments in place.
+    tf.tidy(() => this.modelVariables.forEach((v, i) => v.assign(tf.tensor(r.weights[i].slice(), v.shape))));
+    if (r.optimizer.length > 0) {
+      const saved = r.optimizer.map((o) => ({ name: o.name, tensor: tf.tensor(o.values.slice(), o.shape, o.name === 'iter' ? 'int32' : 'float32') }));
+      await this.optimizer.setWeights(saved);
+      tf.dispose(saved.map((w) => w.tensor));
+    }
+    this.weighting.setState(r.weighting);
+    if (this.affinity && r.affinity) this.affinity.setState(r.affinity);
+    this.history.push(...r.history);
+    this.taskLossHistory.push(...r.taskLossHistory);
+    this.trainingTimeMs = r.trainingTimeMs;
+    if (r.best) {
+      const weights = r.best.weights.map((w, i) => tf.keep(tf.tensor(w.slice(), this.modelVariables[i].shape)));
+      this.best = { epoch: r.best.epoch, value: r.best.value, weights, train: r.best.train, validation: r.best.validation };
+    }
+    this.firstEpoch = r.epoch + 1;
+    if (this.best && r.epoch - this.best.epoch >= this.patience) this.firstEpoch = this.args.options.epochs + 1; // it had already stopped early
+  }
+
+  /** One pass over the shuffled training rows; throws TrainingStopped when `signal` aborts. */
+  runEpoch(epoch: number, signal: AbortSignal | undefined): EpochRun {
+    const { options, train } = this.args;
+    const T = this.args.model.heads.length;
+    // A fresh generator per epoch, so a resumed run shuffles exactly as an uninterrupted one.
+    const rng = createRng(options.seed * 7919 + epoch);
+    this.ctx.rng = rng;
+    this.weighting.startEpoch(this.taskLossHistory);
+    const weights = this.weighting.currentWeights();
+    const started = performance.now();
+    const order = shuffledIndices(train.rows, rng);
+    let totals = tf.keep(tf.zeros([2 * T + 1]));
+    let steps = 0;
+    for (let start = 0; start < train.rows; start += options.batchSize) {
+      if (signal?.aborted) {
+        totals.dispose();
+        throw new TrainingStopped(signal.reason);
+      }
+      const idx = order.subarray(start, Math.min(start + options.batchSize, train.rows));
+      const measure = this.affinity !== null && steps % this.affinityEvery === 0;
+      const stepStats = tf.tidy(() => trainStep(this.ctx, gatherBatch(this.data, tf.tensor1d(idx, 'int32')), measure ? this.affinity : null));
+      const next = tf.keep(tf.add(totals, stepStats));
+      tf.dispose([totals, stepStats]);
+      totals = next;
+      steps++;
+    }
+    const sums = totals.dataSync();
+    totals.dispose();
+    const durationMs = performance.now() - started;
+    this.trainingTimeMs += durationMs;
+    this.taskLossHistory.push(this.args.model.heads.map((_, t) => (sums[T + t] > 0 ? sums[t] / sums[T + t] : 0)));
+    return { epoch, sums, steps, weights, durationMs };
+  }
+
+  /** Evaluates the epoch on both splits and adds its report to the history. */
+  report({ epoch, sums, steps, weights, durationMs }: EpochRun): EpochReport {
+    const { model, prep, train, validation, options } = this.args;
+    const heads = model.heads;
+    const T = heads.length;
+    const trainEval = evaluateSplit(model, prep, this.args.weights, train, TRAIN_METRIC_ROWS);
+    const valEval = validation && validation.rows > 0 ? evaluateSplit(model, prep, this.args.weights, validation) : null;
+    this.latest = { train: trainEval, validation: valEval };
+    const report: EpochReport = {
+      epoch,
+      epochs: options.epochs,
+      loss: sums[2 * T] / steps,
+      valLoss: valEval ? valEval.loss : null,
+      tasks: {},
+      weights: Object.fromEntries(heads.map((h, t) => [h.name, weights[t]])),
+      monitored: monitorValue(options.monitor, valEval ?? trainEval, prep, heads.map((h) => h.name)),
+      samplesPerSec: (train.rows / durationMs) * 1000,
+      durationMs,
+    };
+    heads.forEach((h, t) => {
+      report.tasks[h.name] = {
+        loss: sums[T + t] > 0 ? sums[t] / sums[T + t] : null,
+        metric: trainEval.tasks[t].metrics.metric,
+        valLoss: valEval ? valEval.tasks[t].loss : null,
+        valMetric: valEval ? valEval.tasks[t].metrics.metric : null,
+        metricName: trainEval.tasks[t].metrics.metricName,
+      };
+    });
+    this.history.push(report);
+    return report;
+  }
+
+  /** Keeps the weights of the reported epoch when it is the best so far; says whether early stopping ends training. */
+  keepBest(report: EpochReport): boolean {
+    const { epoch, monitored } = report;
+    if (!this.best || monitored < this.best.value - this.minDelta) {
+      if (this.best) tf.dispose(this.best.weights);
+      this.best = { epoch, value: monitored, weights: this.modelVariables.map((v) => tf.keep(v.clone())), ...this.latest! };
+    }
+    return epoch - this.best.epoch >= this.patience;
+  }
+
+  /** The model ends training with its best epoch's weights. */
+  keepBestWeights(): void {
+    if (this.best) this.modelVariables.forEach((v, i) => v.assign(this.best!.weights[i]));
+  }
+
+  async checkpoint(epoch: number): Promise<TrainerCheckpoint> {
+    const best = this.best;
+    return {
+      epoch,
+      history: [...this.history],
+      taskLossHistory: this.taskLossHistory.map((r) => [...r]),
+      trainingTimeMs: this.trainingTimeMs,
+      // copies: some backends (cpu, blas) hand out the tensor's own buffer, which training goes on updating
+      weights: this.modelVariables.map((v) => Float32Array.from(v.dataSync() as Float32Array)),
+      optimizer: await optimizerState(this.optimizer),
+      weighting: this.weighting.getState(),
+      affinity: this.affinity?.getState() ?? null,
+      best: best ? { epoch: best.epoch, value: best.value, weights: best.weights.map((w) => Float32Array.from(w.dataSync() as Float32Array)), train: best.train, validation: best.validation } : null,
+    };
+  }
+
+  result(): TrainResult {
+    const heads = this.args.model.heads;
+    const { train, options } = this.args;
+    const named = (e: SplitEvaluation) => Object.fromEntries(heads.map((h, t) => [h.name, e.tasks[t].metrics]));
+    const epochsRun = this.history.length;
+    const best = this.best;
+    return {
+      history: this.history,
+      bestEpoch: best?.epoch ?? 0,
+      epochsRun,
+      stoppedEarly: this.stoppedEarly || (!!best && epochsRun < options.epochs),
+      trainingTimeMs: this.trainingTimeMs,
+      samplesPerSec: this.trainingTimeMs > 0 ? (train.rows * epochsRun * 1000) / this.trainingTimeMs : 0,
+      validationMetrics: best?.validation ? named(best.validation) : null,
+      trainMetrics: best ? named(best.train) : {},
+      affinity: this.affinity?.result() ?? null,
+    };
+  }
+
+  dispose(): void {
+    if (this.best) tf.dispose(this.best.weights);
+    tf.dispose([this.data.x, ...this.data.labels.flatMap((l) => [l.values, l.mask])]);
+    this.optimizer.dispose();
+    this.weighting.dispose();
+  }
 }
 
 /** Adam's iteration count and moments as plain arrays (getWeights makes a fresh 'iter' tensor: disposed here). */
@@ -324,84 +371,4 @@ export function monitorValue(monitor: Monitor, ev: SplitEvaluation, prep: Prepro
   const t = tasks.indexOf(monitor.task);
   const s = t >= 0 ? score(t) : null;
   return s === null ? Infinity : -s;
-}
-
-interface StepContext {
-  model: MultiTaskModel;
-  optimizer: tf.Optimizer;
-  weighting: LossWeighting;
-  allVariables: tf.Variable[];
-  shared: tf.Variable[];
-  rng: () => number;
-  lossWeighting: ResolvedLossWeighting;
-  learningRate: number;
-  /** The model's logits through fused Dense kernels, when the backend has them and the model is all Dense. */
-  forward: FusedForward | null;
-  /** Each task's masked loss as one kernel (fusedMaskedLoss). */
-  fusedLoss: boolean;
-}
-
-/** Each task's masked mean loss and the parts behind it, from one forward pass. */
-function taskLosses(ctx: StepContext, batch: Batch) {
-  const { model } = ctx;
-  const logits = ctx.forward ? ctx.forward(batch.x) : asList(model.training.apply(batch.x, { training: true }) as tf.Tensor | tf.Tensor[]);
-  if (ctx.fusedLoss) {
-    const parts = model.heads.map((h, t) => fusedMaskedLoss(h.type, logits[t], batch.labels[t].values, batch.labels[t].mask, h.width));
-    return { parts, means: parts.map((p) => p.mean) };
-  }
-  const parts = model.heads.map((h, t) => maskedLossParts(h.type, logits[t], batch.labels[t].values, batch.labels[t].mask, h.width));
-  return { parts, means: parts.map((p) => maskedMean(p.sum, p.count)) };
-}
-
-/** Each task's (unweighted) loss gradient on the shared variables, flattened: one backward pass per task. */
-function sharedGradients(ctx: StepContext, batch: Batch): { flat: tf.Tensor1D[]; losses: number[] } {
-  const losses: number[] = [];
-  const flat = ctx.model.heads.map((_, t) => {
-    const { value, grads } = tf.variableGrads(() => taskLosses(ctx, batch).means[t], ctx.shared);
-    losses.push(value.dataSync()[0]);
-    return tf.concat(ctx.shared.map((v) => (grads[v.name] ?? tf.zerosLike(v)).reshape([-1]))) as tf.Tensor1D;
-  });
-  return { flat, losses };
-}
-
-/**
- * One optimisation step. Returns [loss sums per task, label counts per task, weighted loss] so the
- * epoch's numbers are read from the device once per epoch, not once per step.
- */
-function trainStep(ctx: StepContext, batch: Batch, affinity: TaskAffinityMeter | null): tf.Tensor1D {
-  const { model, weighting } = ctx;
-  const perTask = affinity || weighting.mode !== 'sum' ? sharedGradients(ctx, batch) : null;
-  if (perTask && affinity) affinity.add(perTask.flat);
-  if (perTask && weighting instanceof GradNormWeights && ctx.lossWeighting.strategy === 'gradnorm') {
-    const norms = tf.tidy(() => perTask.flat.map((g) => tf.norm(g).dataSync()[0]));
-    weighting.update(perTask.losses, norms, ctx.lossWeighting.alpha, ctx.learningRate);
-  }
-  let stats: tf.Tensor1D | null = null;
-  const { grads } = tf.variableGrads(() => {
-    const { parts, means } = taskLosses(ctx, batch);
-    let total = weighting.combine(means);
-    stats = tf.keep(tf.stack([...parts.map((p) => p.sum), ...parts.map((p) => p.count), total]) as tf.Tensor1D);
-    if (model.regularization) total = tf.add(total, model.regularization());
-    return total;
-  }, ctx.allVariables);
-  if (perTask && weighting.mode === 'pcgrad') replaceSharedGradients(ctx, grads, perTask.flat);
-  ctx.optimizer.applyGradients(grads);
-  return stats!;
-}
-
-/**
- * PCGrad on the shared variables: their gradient Σ w_t g_t (+ regularisation) becomes
- * Σ w_t g'_t (+ regularisation), where g'_t are the projected task gradients.
- */
-function replaceSharedGradients(ctx: StepContext, grads: tf.NamedTensorMap, flat: tf.Tensor1D[]): void {
-  const w = ctx.weighting.currentWeights();
-  const weighted = flat.map((g, t) => tf.mul(g, w[t]) as tf.Tensor1D);
-  const delta = tf.sub(projectConflictingGradients(weighted, ctx.rng), tf.addN(weighted));
-  let offset = 0;
-  for (const v of ctx.shared) {
-    const size = v.size;
-    const part = delta.slice(offset, size).reshape(v.shape);
-    offset += size;
-    grads[v.name] = grads[v.name] ? tf.add(grads[v.name], part) : part;
-  }
 }

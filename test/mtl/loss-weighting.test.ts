@@ -1,6 +1,10 @@
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { createLossWeighting, DynamicWeightAverage, GradNormWeights, projectConflictingGradients, UncertaintyWeighting } from '../../src/mtl/loss-weighting.js';
+import { createLossWeighting } from '../../src/mtl/loss-weighting/index.js';
+import { DynamicWeightAverage } from '../../src/mtl/loss-weighting/dwa.js';
+import { GradNormWeights } from '../../src/mtl/loss-weighting/gradnorm.js';
+import { projectConflictingGradients } from '../../src/mtl/loss-weighting/pcgrad.js';
+import { UncertaintyWeighting } from '../../src/mtl/loss-weighting/uncertainty.js';
 import { disposeModel, trainOnRows } from '../../src/mtl/pipeline.js';
 import { resolveSpec } from '../../src/mtl/spec-resolution.js';
 import { LOSS_WEIGHTING_STRATEGIES, type TrainingSpec } from '../../src/mtl/spec.js';
@@ -14,7 +18,7 @@ describe('loss weighting math (hand-computed, two tasks, one step)', () => {
   before(useTestBackend);
 
   it('static: Σ w_t L_t', () => {
-    const w = createLossWeighting({ config: { strategy: 'static' }, weights: [1, 0.5], types: ['binary', 'regression'] });
+    const w = createLossWeighting({ strategy: 'static' }, { weights: [1, 0.5], types: ['binary', 'regression'], learningRate: 0.001 });
     close(tf.tidy(() => w.combine([tf.scalar(2), tf.scalar(4)]).dataSync()[0]), 4);
     assert.deepEqual(w.currentWeights(), [1, 0.5]);
   });
@@ -43,10 +47,10 @@ describe('loss weighting math (hand-computed, two tasks, one step)', () => {
   });
 
   it('gradnorm: moves weight toward the task with the smaller gradient norm, keeps Σw', () => {
-    const w = new GradNormWeights([1, 1]);
+    const w = new GradNormWeights([1, 1], 1.5, 0.1);
     // equal loss ratios; norms 1 and 3 → weighted [1, 3], target mean = 2 for both;
     // d|·|/dw = [−1·1, +1·3]; Adam's first step moves each weight by lr·sign.
-    const gradLoss = w.update([1, 1], [1, 3], 1.5, 0.1);
+    const gradLoss = w.update([1, 1], [1, 3]);
     close(gradLoss, 2);
     const [a, b] = w.currentWeights();
     close(a, 1.1);

@@ -79,4 +79,26 @@ describe('spec resolution', () => {
     assert.match(errors.find((e) => e.pointer === '/tasks/1/column')!.detail, /no values/);
     assert.match(errors.find((e) => e.pointer === '/tasks/3/column')!.detail, /3 distinct/);
   });
+
+  it('architecture and loss weighting: each variant\'s defaults from its schema; a field of another variant is named', () => {
+    const base = { datasetId: 'd', tasks: [{ name: 'label', type: 'classification' as const }] };
+    const ple = resolveSpec({ ...base, architecture: { type: 'ple', levels: 2 }, lossWeighting: { strategy: 'dwa' } }, dataset);
+    assert.deepEqual(ple.architecture, { type: 'ple', experts: 2, taskExperts: 1, levels: 2, expertLayers: [64], towerLayers: [32], activation: 'relu' });
+    assert.deepEqual(ple.lossWeighting, { strategy: 'dwa', temperature: 2 });
+    const plain = resolveSpec(base, dataset);
+    assert.deepEqual(plain.architecture, { type: 'hard-sharing', sharedLayers: [128, 64], headLayers: [], activation: 'relu' });
+    assert.deepEqual(plain.lossWeighting, { strategy: 'static' });
+    // defaults are copies: changing one resolved spec leaves the next one alone
+    plain.architecture.type === 'hard-sharing' && plain.architecture.sharedLayers.push(7);
+    assert.deepEqual((resolveSpec(base, dataset).architecture as { sharedLayers: number[] }).sharedLayers, [128, 64]);
+
+    const errors = errorsOf(() =>
+      resolveSpec({ ...base, architecture: { type: 'mmoe', sharedLayers: [4], expertLayers: [] }, lossWeighting: { strategy: 'dwa', alpha: 1 } }, dataset),
+    );
+    assert.deepEqual(errors.map((e) => e.pointer).sort(), ['/architecture/sharedLayers', '/lossWeighting/alpha']);
+    assert.match(errors.find((e) => e.pointer === '/architecture/sharedLayers')!.detail, /does not apply to mmoe; it takes experts, expertLayers, towerLayers, activation/);
+    assert.match(errors.find((e) => e.pointer === '/lossWeighting/alpha')!.detail, /does not apply to the dwa strategy; it takes temperature/);
+    // the architecture's own check (experts need a layer) once the fields are right
+    assert.deepEqual(errorsOf(() => resolveSpec({ ...base, architecture: { type: 'mmoe', expertLayers: [] } }, dataset)).map((e) => e.pointer), ['/architecture/expertLayers']);
+  });
 });

@@ -33,7 +33,7 @@ async function affinityOf(targetsB: (y: number) => number): Promise<number> {
   const split = { x: Float32Array.from(x), rows: 4, labels: [{ ...labels(y), task: 'a' }, { ...labels(y.map(targetsB)), task: 'b' }] };
   const prep: Preprocessing = { features: [{ name: 'x', type: 'numeric', mean: 0, std: 1 }], tasks: [{ task: 'a', column: 'a', type: 'regression', mean: 0, std: 1 }, { task: 'b', column: 'b', type: 'regression', mean: 0, std: 1 }], inputSize: 1 };
   // one step over all rows: affinity is measured before the step's update
-  const result = await trainMultiTask({ model, prep, train: split, validation: null, weights: [1, 1], options: { ...DEFAULT_TRAINING, epochs: 1, batchSize: 4, learningRate: 1e-6, affinity: true } });
+  const result = await trainMultiTask({ model, prep, train: split, validation: null, weights: [1, 1], lossWeighting: { strategy: 'static' }, options: { ...DEFAULT_TRAINING, epochs: 1, batchSize: 4, learningRate: 1e-6, affinity: true } });
   model.serving.dispose();
   assert.equal(result.affinity!.samples, 1);
   return result.affinity!.matrix[0][1];

@@ -1,28 +1,37 @@
 import * as tf from '@tensorflow/tfjs';
-import type { ResolvedArchitecture } from '../spec.js';
-import { seededInit, variablesOf, type ArchitectureGraph, type BuildModelArgs, type HeadSpec, type MultiTaskModel } from '../model-builder.js';
+import { ActivationSchema, LayerSizes } from '../spec-fields.js';
+import { variantSchema, type VariantOf } from '../spec-variants.js';
+import type { Architecture } from './architecture.js';
+import { denseStack, headsSize, logitsLayer, seededInit, stackSize, variablesOf } from './layers.js';
 
-type HardSharing = Extract<ResolvedArchitecture, { type: 'hard-sharing' }>;
+export const HardSharingSchema = variantSchema(
+  'type',
+  'hard-sharing',
+  {
+    sharedLayers: LayerSizes('units of each shared (trunk) Dense layer', [128, 64]),
+    headLayers: LayerSizes('units of each hidden Dense layer in every task head', []),
+    activation: ActivationSchema,
+  },
+  'Hard parameter sharing: one shared trunk, one head per task.',
+);
+export type HardSharing = VariantOf<typeof HardSharingSchema>;
 
-/** Hard parameter sharing: shared Dense trunk h = f(x; θs) (`shared_<i>`), one head per task y_i = g_i(h; θi). */
-export function buildHardSharing(args: BuildModelArgs<HardSharing>): ArchitectureGraph {
-  const { architecture: a, heads } = args;
-  const init = seededInit(args.seed);
-  const input = tf.input({ shape: [args.inputSize], name: 'features' });
-  let trunk: tf.SymbolicTensor = input;
-  a.sharedLayers.forEach((units, i) => {
-    trunk = tf.layers.dense({ units, activation: a.activation, kernelInitializer: init(), name: `shared_${i}` }).apply(trunk) as tf.SymbolicTensor;
-  });
-  const logits = heads.map((head) => {
-    let h = trunk;
-    a.headLayers.forEach((units, j) => {
-      h = tf.layers.dense({ units, activation: a.activation, kernelInitializer: init(), name: `${head.name}_hidden_${j}` }).apply(h) as tf.SymbolicTensor;
-    });
-    return tf.layers.dense({ units: head.width, kernelInitializer: init(), name: `${head.name}_logits` }).apply(h) as tf.SymbolicTensor;
-  });
-  return { input, logits };
-}
-
-export function hardSharingParts(serving: tf.LayersModel, _heads: HeadSpec[], a: HardSharing): Pick<MultiTaskModel, 'sharedVariables' | 'regularization'> {
-  return { sharedVariables: variablesOf(serving, a.sharedLayers.map((_, i) => `shared_${i}`)) };
-}
+/** Hard parameter sharing: shared Dense trunk h = f(x; θs) (`shared_<i>`), one head per task y_i = g_i(h; θi) (`<task>_hidden_<j>`, `<task>_logits`). */
+export const hardSharing: Architecture<HardSharing> = {
+  schema: HardSharingSchema,
+  build({ architecture: a, heads, inputSize, seed }) {
+    const init = seededInit(seed);
+    const input = tf.input({ shape: [inputSize], name: 'features' });
+    const trunk = denseStack(input, a.sharedLayers, a.activation, init, (i) => `shared_${i}`);
+    const logits = heads.map((head) => logitsLayer(denseStack(trunk, a.headLayers, a.activation, init, (j) => `${head.name}_hidden_${j}`), head, init));
+    return { input, logits };
+  },
+  parts(serving, _heads, a) {
+    return { sharedVariables: variablesOf(serving, a.sharedLayers.map((_, i) => `shared_${i}`)) };
+  },
+  size(a, inputSize, headWidths) {
+    const trunk = stackSize(a.sharedLayers, inputSize);
+    const heads = headsSize(trunk.out, a.headLayers, headWidths);
+    return { parameters: trunk.params + heads.params, units: trunk.units + heads.units };
+  },
+};

@@ -1,10 +1,25 @@
 import * as tf from '@tensorflow/tfjs';
-import type { ResolvedArchitecture } from '../spec.js';
-import { seededInit, variablesOf, type ArchitectureGraph, type BuildModelArgs, type HeadSpec, type MultiTaskModel } from '../model-builder.js';
+import { Type } from '@sinclair/typebox';
+import { ActivationSchema, LayerSizes } from '../spec-fields.js';
+import { variantSchema, type VariantOf } from '../spec-variants.js';
 import { GatedMixture } from '../layers/gated-mixture.js';
-import { denseStack } from './mmoe.js';
+import type { Architecture, ArchitectureGraph, BuildModelArgs, HeadSpec } from './architecture.js';
+import { denseStack, expertsSize, logitsLayer, range, seededInit, variablesOf } from './layers.js';
 
-type Ple = Extract<ResolvedArchitecture, { type: 'ple' }>;
+export const PleSchema = variantSchema(
+  'type',
+  'ple',
+  {
+    experts: Type.Integer({ minimum: 1, maximum: 64, default: 2, description: 'shared experts per level' }),
+    taskExperts: Type.Integer({ minimum: 1, maximum: 16, default: 1, description: 'task-specific experts per task and level' }),
+    levels: Type.Integer({ minimum: 1, maximum: 4, default: 1, description: 'extraction levels (1 is CGC)' }),
+    expertLayers: LayerSizes('units of each Dense layer of an expert', [64]),
+    towerLayers: LayerSizes('units of each Dense layer of a task tower', [32]),
+    activation: ActivationSchema,
+  },
+  'Progressive Layered Extraction: shared and task-specific experts, level by level.',
+);
+export type Ple = VariantOf<typeof PleSchema>;
 
 /**
  * Progressive Layered Extraction (Tang et al., RecSys 2020); one level is CGC. At level k:
@@ -17,10 +32,23 @@ type Ple = Extract<ResolvedArchitecture, { type: 'ple' }>;
  *   next level's shared representation.
  * Then each task's tower (`<task>_tower_<l>`) and `<task>_logits`.
  */
-export function buildPle(args: BuildModelArgs<Ple>): ArchitectureGraph {
-  const { architecture: a, heads } = args;
-  const init = seededInit(args.seed);
-  const input = tf.input({ shape: [args.inputSize], name: 'features' });
+export const ple: Architecture<Ple> = {
+  schema: PleSchema,
+  check(a) {
+    return a.expertLayers.length === 0 ? [{ pointer: '/architecture/expertLayers', detail: 'ple experts need at least one layer' }] : [];
+  },
+  build: buildPle,
+  parts(serving, heads, a) {
+    return { sharedVariables: variablesOf(serving, pleSharedLayerNames(heads, a)) };
+  },
+  size(a, inputSize, headWidths) {
+    return expertsSize((a.experts + a.taskExperts * headWidths.length) * a.levels, a.expertLayers, a.towerLayers, inputSize, headWidths);
+  },
+};
+
+function buildPle({ architecture: a, heads, inputSize, seed }: BuildModelArgs<Ple>): ArchitectureGraph {
+  const init = seededInit(seed);
+  const input = tf.input({ shape: [inputSize], name: 'features' });
   let shared: tf.SymbolicTensor = input;
   let perTask: tf.SymbolicTensor[] = heads.map(() => input);
   for (let k = 0; k < a.levels; k++) {
@@ -40,10 +68,7 @@ export function buildPle(args: BuildModelArgs<Ple>): ArchitectureGraph {
     }
     perTask = next;
   }
-  const logits = heads.map((head, t) => {
-    const tower = denseStack(perTask[t], a.towerLayers, a.activation, init, (l) => `${head.name}_tower_${l}`);
-    return tf.layers.dense({ units: head.width, kernelInitializer: init(), name: `${head.name}_logits` }).apply(tower) as tf.SymbolicTensor;
-  });
+  const logits = heads.map((head, t) => logitsLayer(denseStack(perTask[t], a.towerLayers, a.activation, init, (l) => `${head.name}_tower_${l}`), head, init));
   return { input, logits };
 }
 
@@ -68,10 +93,6 @@ function pleSharedLayerNames(heads: HeadSpec[], a: Ple): string[] {
   });
 }
 
-export function pleParts(serving: tf.LayersModel, heads: HeadSpec[], a: Ple): Pick<MultiTaskModel, 'sharedVariables' | 'regularization'> {
-  return { sharedVariables: variablesOf(serving, pleSharedLayerNames(heads, a)) };
-}
-
 function sharedExpertName(level: number, expert: number, layer: number): string {
   return `shared_expert_${level}_${expert}_${layer}`;
 }
@@ -86,8 +107,4 @@ function taskGateName(head: HeadSpec, level: number): string {
 
 function sharedGateName(level: number): string {
   return `shared_gate_${level}`;
-}
-
-function range(n: number): number[] {
-  return Array.from({ length: n }, (_, i) => i);
 }

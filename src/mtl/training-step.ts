@@ -1,0 +1,109 @@
+import * as tf from '@tensorflow/tfjs';
+import { asList, type MultiTaskModel } from './model-builder.js';
+import { fusedMaskedLoss, maskedLossParts, maskedMean } from './losses.js';
+import type { LossWeighting, TaskGradients } from './loss-weighting/index.js';
+import type { TaskAffinityMeter } from './task-affinity.js';
+import type { FusedForward } from './fused-forward.js';
+import { GATHER_ROWS_KERNEL, hasKernel } from './blas-backend.js';
+
+/** The training split as tensors: inputs, and every task's labels and label mask. */
+export interface TrainTensors {
+  x: tf.Tensor2D;
+  labels: { values: tf.Tensor; mask: tf.Tensor1D }[];
+}
+
+export interface Batch {
+  x: tf.Tensor;
+  labels: { values: tf.Tensor; mask: tf.Tensor }[];
+}
+
+/** What every step of one training run uses. */
+export interface StepContext {
+  model: MultiTaskModel;
+  optimizer: tf.Optimizer;
+  weighting: LossWeighting;
+  /** The model's trainable variables, then the strategy's own. */
+  allVariables: tf.Variable[];
+  shared: tf.Variable[];
+  /** The epoch's seeded random stream (shuffling, then the strategy's draws). */
+  rng: () => number;
+  /** The model's logits through fused Dense kernels, when the backend has them and the model is all Dense. */
+  forward: FusedForward | null;
+  /** Each task's masked loss as one kernel (fusedMaskedLoss). */
+  fusedLoss: boolean;
+}
+
+/** A step's rows of the inputs and of every task's labels and mask: one kernel where the backend has it (blas), else a gather each. */
+export function gatherBatch(data: TrainTensors, ix: tf.Tensor1D): Batch {
+  if (hasKernel(GATHER_ROWS_KERNEL)) {
+    const inputs: tf.NamedTensorMap = { indices: ix, t0: data.x };
+    data.labels.forEach((l, t) => {
+      inputs[`t${2 * t + 1}`] = l.values;
+      inputs[`t${2 * t + 2}`] = l.mask;
+    });
+    const [x, ...rest] = tf.engine().runKernel(GATHER_ROWS_KERNEL, inputs, {}) as tf.Tensor[];
+    return { x, labels: data.labels.map((_, t) => ({ values: rest[2 * t], mask: rest[2 * t + 1] })) };
+  }
+  return { x: tf.gather(data.x, ix), labels: data.labels.map((l) => ({ values: tf.gather(l.values, ix), mask: tf.gather(l.mask, ix) })) };
+}
+
+/** Each task's masked mean loss and the parts behind it, from one forward pass. */
+function taskLosses(ctx: StepContext, batch: Batch) {
+  const { model } = ctx;
+  const logits = ctx.forward ? ctx.forward(batch.x) : asList(model.training.apply(batch.x, { training: true }) as tf.Tensor | tf.Tensor[]);
+  if (ctx.fusedLoss) {
+    const parts = model.heads.map((h, t) => fusedMaskedLoss(h.type, logits[t], batch.labels[t].values, batch.labels[t].mask, h.width));
+    return { parts, means: parts.map((p) => p.mean) };
+  }
+  const parts = model.heads.map((h, t) => maskedLossParts(h.type, logits[t], batch.labels[t].values, batch.labels[t].mask, h.width));
+  return { parts, means: parts.map((p) => maskedMean(p.sum, p.count)) };
+}
+
+/** Each task's (unweighted) loss gradient on the shared variables, flattened: one backward pass per task. */
+function taskGradients(ctx: StepContext, batch: Batch): TaskGradients {
+  const losses: number[] = [];
+  const flat = ctx.model.heads.map((_, t) => {
+    const { value, grads } = tf.variableGrads(() => taskLosses(ctx, batch).means[t], ctx.shared);
+    losses.push(value.dataSync()[0]);
+    return tf.concat(ctx.shared.map((v) => (grads[v.name] ?? tf.zerosLike(v)).reshape([-1]))) as tf.Tensor1D;
+  });
+  return { flat, losses };
+}
+
+/**
+ * One optimisation step (inside the caller's tidy). Returns [loss sums per task, label counts per
+ * task, weighted loss] so the epoch's numbers are read from the device once per epoch, not once per step.
+ */
+export function trainStep(ctx: StepContext, batch: Batch, affinity: TaskAffinityMeter | null): tf.Tensor1D {
+  const { model, weighting } = ctx;
+  const perTask = affinity || weighting.needsTaskGradients ? taskGradients(ctx, batch) : null;
+  if (perTask && affinity) affinity.add(perTask.flat);
+  if (perTask && weighting.needsTaskGradients) weighting.observe?.(perTask);
+  let stats: tf.Tensor1D | null = null;
+  const { grads } = tf.variableGrads(() => {
+    const { parts, means } = taskLosses(ctx, batch);
+    let total = weighting.combine(means);
+    stats = tf.keep(tf.stack([...parts.map((p) => p.sum), ...parts.map((p) => p.count), total]) as tf.Tensor1D);
+    if (model.regularization) total = tf.add(total, model.regularization());
+    return total;
+  }, ctx.allVariables);
+  if (perTask && weighting.combineGradients) replaceSharedGradients(ctx, grads, perTask, weighting.combineGradients(perTask, ctx.rng));
+  ctx.optimizer.applyGradients(grads);
+  return stats!;
+}
+
+/**
+ * The strategy's own combination of the task gradients on the shared variables: their gradient
+ * Σ w_t g_t (+ regularisation) becomes `combined` (+ regularisation).
+ */
+function replaceSharedGradients(ctx: StepContext, grads: tf.NamedTensorMap, perTask: TaskGradients, combined: tf.Tensor1D): void {
+  const w = ctx.weighting.currentWeights();
+  const delta = tf.sub(combined, tf.addN(perTask.flat.map((g, t) => tf.mul(g, w[t]) as tf.Tensor1D)));
+  let offset = 0;
+  for (const v of ctx.shared) {
+    const size = v.size;
+    const part = delta.slice(offset, size).reshape(v.shape);
+    offset += size;
+    grads[v.name] = grads[v.name] ? tf.add(grads[v.name], part) : part;
+  }
+}
