@@ -5,7 +5,7 @@ import { asRowSource, type RowSource } from './row-source.js';
 import { buildModel, type MultiTaskModel } from './model-builder.js';
 import { compareWithBaselines, type BaselineReport } from './baselines.js';
 import type { TaskMetrics } from './metrics.js';
-import { trainMultiTask, type EpochReport, type TrainerCheckpoint, type TrainResult } from './trainer.js';
+import { trainMultiTask, TrainingStopped, type EpochReport, type TrainerCheckpoint, type TrainResult } from './trainer.js';
 import type { ResolvedSpec } from './spec.js';
 import type { Row } from './values.js';
 
@@ -87,6 +87,7 @@ export async function trainOnRows(spec: ResolvedSpec, input: Row[] | RowSource, 
 async function trainBaselines(spec: ResolvedSpec, rows: RowSource, mtl: TrainResult, hooks: TrainOnRowsHooks): Promise<BaselineReport> {
   const stl: Record<string, TaskMetrics> = {};
   for (const task of spec.tasks) {
+    if (hooks.signal?.aborted) throw new TrainingStopped(hooks.signal.reason);
     hooks.onLog?.(`training single-task baseline for '${task.name}'`);
     const single: ResolvedSpec = {
       ...spec,

@@ -96,6 +96,8 @@ export interface TrainArgs {
 
 /** Training metrics are measured on at most this many training rows per epoch. */
 export const TRAIN_METRIC_ROWS = 2048;
+/** How often (ms) an epoch lets other events run, e.g. a cancel: about one step's delay at most, 1/1000 of the time. */
+const YIELD_EVERY_MS = 20;
 /** Task affinity is measured on at most this many steps per epoch (each costs one backward pass per task). */
 export const AFFINITY_STEPS_PER_EPOCH = 8;
 
@@ -110,7 +112,7 @@ export async function trainMultiTask(args: TrainArgs): Promise<TrainResult> {
   try {
     if (args.resume) await run.restore(args.resume);
     for (let epoch = run.firstEpoch; epoch <= options.epochs; epoch++) {
-      const report = run.report(run.runEpoch(epoch, args.signal));
+      const report = run.report(await run.runEpoch(epoch, args.signal));
       const stopping = run.keepBest(report);
       // Checkpoint before reporting: an epoch anyone has seen is an epoch a restart will not lose.
       if (args.onCheckpoint && (epoch % (args.checkpointEvery ?? 1) === 0 || stopping || epoch === options.epochs)) {
@@ -201,11 +203,7 @@ class TrainingRun {
     // Copies in: the cpu-based backends keep a typed array given to tf.tensor as the tensor's own
     // buffer, and training updates weights and Adam moments in place.
     tf.tidy(() => this.modelVariables.forEach((v, i) => v.assign(tf.tensor(r.weights[i].slice(), v.shape))));
-    if (r.optimizer.length > 0) {
-      const saved = r.optimizer.map((o) => ({ name: o.name, tensor: tf.tensor(o.values.slice(), o.shape, o.name === 'iter' ? 'int32' : 'float32') }));
-      await this.optimizer.setWeights(saved);
-      tf.dispose(saved.map((w) => w.tensor));
-    }
+    if (r.optimizer.length > 0) await restoreOptimizer(this.optimizer, r.optimizer);
     this.weighting.setState(r.weighting);
     if (this.affinity && r.affinity) this.affinity.setState(r.affinity);
     this.history.push(...r.history);
@@ -219,8 +217,12 @@ class TrainingRun {
     if (this.best && r.epoch - this.best.epoch >= this.patience) this.firstEpoch = this.args.options.epochs + 1; // it had already stopped early
   }
 
-  /** One pass over the shuffled training rows; throws TrainingStopped when `signal` aborts. */
-  runEpoch(epoch: number, signal: AbortSignal | undefined): EpochRun {
+  /**
+   * One pass over the shuffled training rows; throws TrainingStopped when `signal` aborts. Yields to
+   * the event loop every YIELD_EVERY_MS, so a cancel or shutdown that arrives as an event (an IPC
+   * message in the worker's training child) aborts the signal mid-epoch, and training stops within a step.
+   */
+  async runEpoch(epoch: number, signal: AbortSignal | undefined): Promise<EpochRun> {
     const { options, train } = this.args;
     const T = this.args.model.heads.length;
     // A fresh generator per epoch, so a resumed run shuffles exactly as an uninterrupted one.
@@ -232,7 +234,12 @@ class TrainingRun {
     const order = shuffledIndices(train.rows, rng);
     let totals = tf.keep(tf.zeros([2 * T + 1]));
     let steps = 0;
+    let yielded = started;
     for (let start = 0; start < train.rows; start += options.batchSize) {
+      if (performance.now() - yielded >= YIELD_EVERY_MS) {
+        await yieldToEventLoop();
+        yielded = performance.now();
+      }
       if (signal?.aborted) {
         totals.dispose();
         throw new TrainingStopped(signal.reason);
@@ -343,12 +350,46 @@ class TrainingRun {
   }
 }
 
-/** Adam's iteration count and moments as plain arrays (getWeights makes a fresh 'iter' tensor: disposed here). */
+/** Adam's private β powers βᵗ, accumulated step by step as float32 products. */
+interface AdamPowers {
+  accBeta1: tf.Variable;
+  accBeta2: tf.Variable;
+}
+
+/** Names under which the β powers ride along with getWeights()'s iteration count and moments in a checkpoint. */
+const ADAM_POWERS = ['accBeta1', 'accBeta2'] as const;
+
+/**
+ * Adam's iteration count, moments and β powers as plain arrays (getWeights makes a fresh 'iter'
+ * tensor: disposed here). The powers are saved as they are because setWeights recomputes them as
+ * β^(t+1), which differs in float32 from the accumulated product after a few dozen steps, and a
+ * resumed run would then drift from the uninterrupted one.
+ */
 async function optimizerState(optimizer: tf.Optimizer): Promise<TrainerCheckpoint['optimizer']> {
   const weights = await optimizer.getWeights();
   const state = await Promise.all(weights.map(async (w) => ({ name: w.name, shape: w.tensor.shape, values: Float32Array.from(await w.tensor.data()) })));
   weights.filter((w) => w.name === 'iter').forEach((w) => w.tensor.dispose());
+  const powers = optimizer as unknown as Partial<AdamPowers>;
+  for (const name of ADAM_POWERS) {
+    const power = powers[name];
+    if (power) state.push({ name, shape: [], values: Float32Array.from(power.dataSync() as Float32Array) });
+  }
   return state;
+}
+
+/** Puts a checkpoint's optimizer state back; the β powers as saved where the checkpoint has them (older ones do not). */
+async function restoreOptimizer(optimizer: tf.Optimizer, state: TrainerCheckpoint['optimizer']): Promise<void> {
+  const isPower = (name: string) => (ADAM_POWERS as readonly string[]).includes(name);
+  const saved = state.filter((o) => !isPower(o.name)).map((o) => ({ name: o.name, tensor: tf.tensor(o.values.slice(), o.shape, o.name === 'iter' ? 'int32' : 'float32') }));
+  await optimizer.setWeights(saved);
+  tf.dispose(saved.map((w) => w.tensor));
+  const powers = optimizer as unknown as Partial<AdamPowers>;
+  for (const o of state.filter((s) => isPower(s.name))) tf.tidy(() => powers[o.name as keyof AdamPowers]?.assign(tf.scalar(o.values[0])));
+}
+
+/** Lets pending events run (setImmediate in Node: no timer delay; a zero timeout elsewhere). */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
 }
 
 /**

@@ -139,22 +139,24 @@ describe('checkpoints, resume and stopping', () => {
 
   for (const strategy of ['static', 'uncertainty', 'gradnorm'] as const) {
     it(`a run resumed from a checkpoint repeats the uninterrupted run exactly (${strategy})`, async () => {
-      const spec = resolveSpec({ datasetId: 'digits', features, tasks: fourTasks, architecture: { sharedLayers: [16] }, lossWeighting: { strategy }, training: { epochs: 4, earlyStopping: false } }, summary);
+      // Resumed after epoch 3 = 21 Adam steps (7 a epoch): there β₁²² recomputed as a power differs in
+      // float32 from the product the optimizer accumulated, so Adam's β powers must be restored as saved.
+      const spec = resolveSpec({ datasetId: 'digits', features, tasks: fourTasks, architecture: { sharedLayers: [16] }, lossWeighting: { strategy }, training: { epochs: 5, earlyStopping: false } }, summary);
       const whole = await trainOnRows(spec, subset);
       const checkpoints: TrainerCheckpoint[] = [];
-      const first = await trainOnRows({ ...spec, training: { ...spec.training, epochs: 4 } }, subset, {
+      const first = await trainOnRows(spec, subset, {
         onCheckpoint: async (c) => void checkpoints.push(structuredClone(c)),
-        checkpointEvery: 2,
+        checkpointEvery: 3,
       });
       disposeModel(first.model);
-      const atTwo = checkpoints.find((c) => c.epoch === 2)!;
-      const untouched = structuredClone(atTwo);
+      const atThree = checkpoints.find((c) => c.epoch === 3)!;
+      const untouched = structuredClone(atThree);
       const before = tf.memory().numTensors;
-      const resumed = await trainOnRows(spec, subset, { resume: atTwo });
+      const resumed = await trainOnRows(spec, subset, { resume: atThree });
       // Training must not write into the checkpoint it resumed from (the cpu-based backends keep a
       // typed array handed to tf.tensor as the tensor's own buffer).
-      assert.deepEqual(atTwo, untouched, 'the checkpoint is unchanged after resuming from it');
-      assert.deepEqual(resumed.result.history.map((h) => h.epoch), [1, 2, 3, 4]);
+      assert.deepEqual(atThree, untouched, 'the checkpoint is unchanged after resuming from it');
+      assert.deepEqual(resumed.result.history.map((h) => h.epoch), [1, 2, 3, 4, 5]);
       assert.deepEqual(resumed.result.history.map((h) => h.loss), whole.result.history.map((h) => h.loss));
       assert.deepEqual(resumed.result.history.map((h) => h.weights), whole.result.history.map((h) => h.weights));
       assert.deepEqual(resumed.result.validationMetrics, whole.result.validationMetrics);
@@ -175,5 +177,44 @@ describe('checkpoints, resume and stopping', () => {
     );
     assert.deepEqual(epochs, [1, 2]);
     assert.equal(tf.memory().numTensors, before);
+  });
+
+  it('a signal aborted by a timer mid-epoch stops training within a step (the epoch loop lets events run)', async () => {
+    // 400 rows in steps of 2: one epoch is 200 steps, far longer than the 30 ms after which the timer aborts.
+    const spec = resolveSpec({ datasetId: 'digits', features, tasks: fourTasks, architecture: { sharedLayers: [16] }, training: { epochs: 3, batchSize: 2 } }, summary);
+    const controller = new AbortController();
+    const epochs: number[] = [];
+    const started = { at: 0 };
+    await assert.rejects(
+      trainOnRows(spec, subset, {
+        signal: controller.signal,
+        onLog: (message) => {
+          if (message === 'preprocessing fitted') {
+            started.at = performance.now();
+            setTimeout(() => controller.abort('cancelled'), 30);
+          }
+        },
+        onEpoch: (r) => void epochs.push(r.epoch),
+      }),
+      (err: unknown) => err instanceof TrainingStopped && err.reason === 'cancelled',
+    );
+    assert.deepEqual(epochs, [], 'no epoch finished: the abort was seen inside the first one');
+  });
+
+  it('an aborted signal stops before the next single-task baseline', async () => {
+    const spec = resolveSpec({ datasetId: 'digits', features, tasks: fourTasks, architecture: { sharedLayers: [8] }, training: { epochs: 1, baselines: true } }, summary);
+    const controller = new AbortController();
+    const logs: string[] = [];
+    await assert.rejects(
+      trainOnRows(spec, subset, {
+        signal: controller.signal,
+        onLog: (message) => {
+          logs.push(message);
+          if (message.startsWith('training single-task baseline')) controller.abort('cancelled');
+        },
+      }),
+      (err: unknown) => err instanceof TrainingStopped && err.reason === 'cancelled',
+    );
+    assert.equal(logs.filter((m) => m.startsWith('training single-task baseline')).length, 1);
   });
 });
