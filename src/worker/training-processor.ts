@@ -15,7 +15,7 @@ import { TrainingStopped, type EpochReport, type TrainerCheckpoint } from '../mt
 import { CheckpointStore } from '../store/checkpoint-store.js';
 import { DatasetStore } from '../store/dataset-store.js';
 import { ModelStore } from '../store/model-store.js';
-import { NotFoundError } from '../store/store-errors.js';
+import { NotFoundError } from '../shared/not-found-error.js';
 import { modelMetadataOf } from '../store/model-metadata.js';
 import { CANCELLED_REASON, type TrainingJobData, type TrainingJobProgress, type TrainingJobResult } from '../queue/job-types.js';
 

@@ -16,7 +16,7 @@ import { disposeModel, trainOnRows } from '../../src/mtl/pipeline.js';
 import { resolveSpec } from '../../src/mtl/spec-resolution.js';
 import { exportArtifacts } from '../../src/mtl/serialization.js';
 import { modelMetadataOf } from '../../src/store/model-metadata.js';
-import { newId } from '../../src/store/ids.js';
+import { newId } from '../../src/shared/ids.js';
 
 const ADMIN = 'admin-key-0123456789';
 const PREDICT = 'predict-key-0123456789';

@@ -3,7 +3,7 @@ import { TrainingSpecSchema } from '../../mtl/spec.js';
 import { resolveSpec } from '../../mtl/spec-resolution.js';
 import { estimateTrainingMemory } from '../../mtl/memory-estimate.js';
 import { SpecError } from '../../mtl/spec-error.js';
-import { NotFoundError } from '../../store/store-errors.js';
+import { NotFoundError } from '../../shared/not-found-error.js';
 import { JobAcceptedSchema, JobListSchema, JobSchema } from '../schemas/job.js';
 import { IdParamsSchema, problems } from '../schemas/problem.js';
 import { Type } from '@sinclair/typebox';
