@@ -1,23 +1,11 @@
-import { pino } from 'pino';
-import { loadConfig } from '../config.js';
-import { loggerOptions } from '../logger.js';
-import { createTrainingWorker } from './create-training-worker.js';
-import { serveWorkerMetrics } from './worker-metrics.js';
+import { composeRoot, maskRedisUrl, redisUrlOf } from '../composition-root.js';
+import { startWorker } from './start-worker.js';
 
 /** `npm run start:worker`: one worker process; start more (on more machines) to scale out. */
-const config = loadConfig();
-const logger = pino(loggerOptions(config.LOG_LEVEL, 'worker'));
-const redisUrl = config.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const { worker, shutdown } = createTrainingWorker({
-  redisUrl,
-  prefix: config.QUEUE_PREFIX,
-  concurrency: config.WORKER_CONCURRENCY,
-  logger,
-  lockMs: config.WORKER_LOCK_MS,
-  stalledIntervalMs: config.WORKER_STALLED_INTERVAL_MS,
-});
-serveWorkerMetrics(worker, config.WORKER_METRICS_PORT, logger);
-logger.info({ redis: redisUrl.replace(/\/\/[^@]*@/, '//***@'), concurrency: config.WORKER_CONCURRENCY, backend: config.TF_BACKEND }, 'worker started');
+const { config, logger } = composeRoot('worker');
+const redisUrl = redisUrlOf(config);
+const { shutdown } = startWorker({ config, logger, redisUrl });
+logger.info({ redis: maskRedisUrl(redisUrl), concurrency: config.WORKER_CONCURRENCY, backend: config.TF_BACKEND }, 'worker started');
 
 let closing = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { buildApp } from '../../src/api/app.js';
 import { createServices } from '../../src/api/start-api.js';
 import { loadConfig } from '../../src/config.js';
-import { createTestApp, type TestApp } from '../helpers/test-app.js';
+import { createTestApp, testApiRoot, type TestApp } from '../helpers/test-app.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { testRedis, uniquePrefix } from '../helpers/redis.js';
@@ -83,7 +83,7 @@ describe('authentication and roles', () => {
     const dir = mkdtempSync(join(tmpdir(), 'mtl-logs-'));
     const config = loadConfig({ DATA_DIR: dir, QUEUE_PREFIX: uniquePrefix('logs'), API_KEYS: `${ADMIN}:admin`, LOG_LEVEL: 'debug' });
     const logger = pino({ level: 'debug', ...(await import('../../src/logger.js')).loggerOptions('debug', 'api') , transport: undefined }, sink);
-    const services = await createServices(config, redis.url, logger);
+    const services = await createServices(testApiRoot(config, redis.url, logger));
     const app = await buildApp(services, { loggerInstance: logger });
     await app.inject({ url: '/v1/datasets', headers: { authorization: `Bearer ${ADMIN}` } });
     await app.inject({ url: '/v1/datasets', headers: { authorization: `Bearer wrong-${ADMIN}` } });
