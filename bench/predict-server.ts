@@ -57,7 +57,6 @@ app.get<{ Params: { id: string } }>('/bench/batcher/:id', async (request) => {
   return read;
 });
 
-app.addHook('onClose', async () => services.close());
 await app.listen({ port: config.PORT, host: config.HOST });
 console.log(JSON.stringify({ benchServer: { port: (app.server.address() as { port: number }).port } }));
 

@@ -19,7 +19,7 @@ export interface ApiRoot {
 }
 
 /** Wires the stores, the queue and the model cache for the API process. */
-export async function createServices({ config, logger, redisUrl, stores }: ApiRoot): Promise<AppServices & { close: () => Promise<void> }> {
+export async function createServices({ config, logger, redisUrl, stores }: ApiRoot): Promise<AppServices> {
   const backend = await selectBackend(config.TF_BACKEND, 'serving');
   logger.info({ backend: backend.name, package: backend.detail }, `TensorFlow.js backend: ${backend.name}`);
   const connection = createRedisConnection(redisUrl, 'producer');
@@ -41,21 +41,12 @@ export async function createServices({ config, logger, redisUrl, stores }: ApiRo
     jobEvents,
     modelCache,
     backend: backend.name,
-    close: async () => {
-      modelCache.clear();
-      await modelCache.settled();
-      await trainingQueue.close();
-      await jobEvents.close();
-      connection.disconnect();
-    },
   };
 }
 
-/** Builds the app and listens on HOST:PORT; closing it also closes the queue connection. */
+/** Builds the app and listens on HOST:PORT; closing it also closes its services (plugins/services.ts). */
 export async function startApi(root: ApiRoot): Promise<App> {
-  const services = await createServices(root);
-  const app = await buildApp(services, { loggerInstance: root.logger });
-  app.addHook('onClose', async () => services.close());
+  const app = await buildApp(await createServices(root), { loggerInstance: root.logger });
   await app.listen({ port: root.config.PORT, host: root.config.HOST });
   return app;
 }

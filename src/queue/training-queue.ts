@@ -31,7 +31,10 @@ export interface TrainingQueueOptions {
   retentionHours: number;
 }
 
-/** The API's side of the training queue: enqueue specs, read jobs back. It never trains. */
+/**
+ * The API's side of the training queue: enqueue specs, read jobs back. It never trains. It owns
+ * the producer connection it is given: `close()` disconnects it.
+ */
 export class TrainingQueue {
   readonly queue: Queue<TrainingJobData, TrainingJobResult>;
 
@@ -135,6 +138,7 @@ export class TrainingQueue {
 
   async close(): Promise<void> {
     await this.queue.close();
+    this.connection.disconnect();
   }
 }
 

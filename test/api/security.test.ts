@@ -89,7 +89,6 @@ describe('authentication and roles', () => {
     await app.inject({ url: '/v1/datasets', headers: { authorization: `Bearer wrong-${ADMIN}` } });
     await app.inject({ url: `/v1/jobs/${UUID}/events?access_token=${ADMIN}` });
     await app.close();
-    await services.close();
     await redis.stop();
     rmSync(dir, { recursive: true, force: true });
     const text = logs.join('');

@@ -7,7 +7,7 @@ import { createStores } from '../../src/composition-root.js';
 import { buildApp, type App } from '../../src/api/app.js';
 import { createServices, type ApiRoot } from '../../src/api/start-api.js';
 import type { AppServices } from '../../src/api/plugins/services.js';
-import { testRedis, uniquePrefix } from './redis.js';
+import { obliterateTrainingQueue, testRedis, uniquePrefix } from './redis.js';
 
 export interface TestApp {
   app: App;
@@ -38,9 +38,8 @@ export async function createTestApp(name: string, env: Record<string, string> = 
     config,
     redisUrl: redis.url,
     close: async () => {
-      await services.trainingQueue.queue.obliterate({ force: true }).catch(() => undefined);
-      await app.close();
-      await services.close();
+      await app.close(); // closes the services too (src/api/plugins/services.ts); a test may have closed it already
+      await obliterateTrainingQueue(redis.url, config.QUEUE_PREFIX).catch(() => undefined);
       await redis.stop();
       rmSync(dataDir, { recursive: true, force: true });
     },
