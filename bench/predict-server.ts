@@ -13,20 +13,17 @@
  * Prints one JSON line `{"benchServer": {"port": …}}` when it listens.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { pino } from 'pino';
 import { buildApp } from '../src/api/app.js';
 import { ModelRefParamsSchema, PredictRequestSchema, PredictResponseSchema, serializePredictResponse } from '../src/api/schemas/model.js';
 import { servePredictions } from '../src/api/serve-predictions.js';
 import { createServices } from '../src/api/start-api.js';
-import { loadConfig } from '../src/config.js';
-import { loggerOptions } from '../src/logger.js';
+import { composeRoot } from '../src/composition-root.js';
 import type { Row } from '../src/mtl/values.js';
 
-const config = loadConfig();
+const { config, logger, stores } = composeRoot('api');
 const modelId = process.env.BENCH_MODEL_ID;
 if (!modelId || !config.REDIS_URL) throw new Error('BENCH_MODEL_ID and REDIS_URL must be set');
-const logger = pino(loggerOptions(config.LOG_LEVEL, 'api'));
-const services = await createServices(config, config.REDIS_URL, logger);
+const services = await createServices({ config, logger, redisUrl: config.REDIS_URL, stores });
 const app = await buildApp(services, { loggerInstance: logger });
 
 // One real prediction, made before any load, is the canned answer of the ceiling route.
@@ -60,7 +57,6 @@ app.get<{ Params: { id: string } }>('/bench/batcher/:id', async (request) => {
   return read;
 });
 
-app.addHook('onClose', async () => services.close());
 await app.listen({ port: config.PORT, host: config.HOST });
 console.log(JSON.stringify({ benchServer: { port: (app.server.address() as { port: number }).port } }));
 

@@ -31,7 +31,7 @@ import { resolveSpec } from '../src/mtl/spec-resolution.js';
 import type { Row } from '../src/mtl/values.js';
 import { resolveRedis } from '../src/queue/local-redis.js';
 import { DatasetStore } from '../src/store/dataset-store.js';
-import { newId } from '../src/store/ids.js';
+import { newId } from '../src/shared/ids.js';
 import { modelMetadataOf } from '../src/store/model-metadata.js';
 import { ModelStore } from '../src/store/model-store.js';
 import { median, percentileSorted, roundTo } from './lib/stats.js';

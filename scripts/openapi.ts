@@ -7,9 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../src/config.js';
+import { createStores } from '../src/composition-root.js';
 import { buildApp } from '../src/api/app.js';
-import { DatasetStore } from '../src/store/dataset-store.js';
-import { ModelStore } from '../src/store/model-store.js';
 import { ModelCache } from '../src/api/model-cache.js';
 import type { AppServices } from '../src/api/plugins/services.js';
 
@@ -22,10 +21,10 @@ if (mode !== '--write' && mode !== '--check') {
 
 // Only the route schemas are read: no request is served, so the queue is never touched.
 const config = loadConfig({ DATA_DIR: join(tmpdir(), 'mtl-openapi') });
-const models = new ModelStore(join(config.DATA_DIR, 'models'));
+const { datasets, models } = createStores(config);
 const services: AppServices = {
   config,
-  datasets: new DatasetStore(join(config.DATA_DIR, 'datasets')),
+  datasets,
   models,
   modelCache: new ModelCache(models, { capacity: 1 }),
   trainingQueue: undefined as never,

@@ -1,15 +1,9 @@
-import closeWithGrace from 'close-with-grace';
-import { pino } from 'pino';
-import { loadConfig } from './config.js';
-import { loggerOptions } from './logger.js';
+import { closeGracefully, composeRoot, redisUrlOf } from './composition-root.js';
 import { startApi } from './api/start-api.js';
 
 /** `npm run start:api`: the HTTP API alone (workers run elsewhere: `npm run start:worker`). */
-const config = loadConfig();
-const logger = pino(loggerOptions(config.LOG_LEVEL, 'api'));
-const app = await startApi(config, config.REDIS_URL ?? 'redis://127.0.0.1:6379', logger);
-closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
-  if (err) logger.error({ err }, 'closing after an error');
-  else logger.info({ signal }, 'API shutting down');
+const root = composeRoot('api');
+const app = await startApi({ ...root, redisUrl: redisUrlOf(root.config) });
+closeGracefully({ logger: root.logger, message: 'API shutting down', delayMs: 10_000 }, async () => {
   await app.close();
 });

@@ -3,7 +3,7 @@ import { forwardPass } from '../mtl/predictor.js';
 import { importArtifacts } from '../mtl/serialization.js';
 import type { ModelStore } from '../store/model-store.js';
 import type { ModelMetadata } from '../store/model-metadata.js';
-import { NotFoundError } from '../store/store-errors.js';
+import { NotFoundError } from '../shared/not-found-error.js';
 import { parseModelRef } from './model-ref.js';
 import { PredictBatcher } from './predict-batcher.js';
 

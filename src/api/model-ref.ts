@@ -1,4 +1,4 @@
-import { isValidId } from '../store/ids.js';
+import { isValidId } from '../shared/ids.js';
 
 /** How a request names a model: its id, its name (the latest version), or `name@version`. */
 export type ModelRef = { id: string } | { name: string; version?: number };

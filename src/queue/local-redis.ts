@@ -3,6 +3,9 @@ import { mkdir } from 'node:fs/promises';
 import { createConnection, createServer } from 'node:net';
 import { resolve } from 'node:path';
 
+/** Where a Redis on this machine answers: the default when REDIS_URL is unset. */
+export const LOCAL_REDIS_URL = 'redis://127.0.0.1:6379';
+
 export interface RedisEndpoint {
   url: string;
   /** Where it came from: the REDIS_URL setting, a Redis already running locally, or one we started. */
@@ -44,7 +47,7 @@ function freePort(): Promise<number> {
 export async function resolveRedis(opts: { redisUrl?: string; dir: string; persist: boolean }): Promise<RedisEndpoint> {
   const none = async () => undefined;
   if (opts.redisUrl) return { url: opts.redisUrl, source: 'REDIS_URL', stop: none };
-  if (await pingRedis('127.0.0.1', 6379)) return { url: 'redis://127.0.0.1:6379', source: 'local', stop: none };
+  if (await pingRedis('127.0.0.1', 6379)) return { url: LOCAL_REDIS_URL, source: 'local', stop: none };
   if (spawnSync('redis-server', ['--version']).error) {
     throw new Error(
       'No Redis: REDIS_URL is unset, nothing answers on 127.0.0.1:6379 and redis-server is not on the PATH. ' +

@@ -2,8 +2,8 @@ import { Queue, type Job, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { ResolvedSpec } from '../mtl/spec.js';
 import type { EpochReport } from '../mtl/trainer.js';
-import { newId } from '../store/ids.js';
-import { NotFoundError } from '../store/store-errors.js';
+import { newId } from '../shared/ids.js';
+import { NotFoundError } from '../shared/not-found-error.js';
 import { createHash } from 'node:crypto';
 import { CANCELLED_REASON, cancelChannel, TRAINING_JOB, TRAINING_QUEUE, type JobState, type TrainingJobData, type TrainingJobProgress, type TrainingJobResult } from './job-types.js';
 import { IdempotencyKeyReusedError, JobStateConflictError } from './queue-errors.js';
@@ -31,7 +31,10 @@ export interface TrainingQueueOptions {
   retentionHours: number;
 }
 
-/** The API's side of the training queue: enqueue specs, read jobs back. It never trains. */
+/**
+ * The API's side of the training queue: enqueue specs, read jobs back. It never trains. It owns
+ * the producer connection it is given: `close()` disconnects it.
+ */
 export class TrainingQueue {
   readonly queue: Queue<TrainingJobData, TrainingJobResult>;
 
@@ -135,6 +138,7 @@ export class TrainingQueue {
 
   async close(): Promise<void> {
     await this.queue.close();
+    this.connection.disconnect();
   }
 }
 

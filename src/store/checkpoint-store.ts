@@ -1,6 +1,6 @@
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isValidId } from './ids.js';
+import { isValidId } from '../shared/ids.js';
 
 /**
  * Training checkpoints, one file per job (`<dir>/<jobId>.ckpt`), replaced atomically (temp file,

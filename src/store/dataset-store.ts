@@ -8,9 +8,10 @@ import type { Row } from '../mtl/values.js';
 import type { RowSource } from '../mtl/row-source.js';
 import { writeDirAtomically } from './atomic-dir.js';
 import { storedCells, storedRowSource } from './stored-rows.js';
-import { isValidId, newId } from './ids.js';
+import { isValidId, newId } from '../shared/ids.js';
 import { ByteLimit, parseRows, type TabularFormat } from './tabular-parser.js';
-import { DatasetFormatError, NotFoundError, PayloadTooLargeError } from './store-errors.js';
+import { DatasetFormatError, PayloadTooLargeError } from './store-errors.js';
+import { NotFoundError } from '../shared/not-found-error.js';
 
 export interface DatasetLimits {
   maxBytes: number;

@@ -2,8 +2,8 @@ import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path';
 import type { ModelArtifacts } from '../mtl/serialization.js';
 import { writeDirAtomically } from './atomic-dir.js';
-import { isValidId } from './ids.js';
-import { NotFoundError } from './store-errors.js';
+import { isValidId } from '../shared/ids.js';
+import { NotFoundError } from '../shared/not-found-error.js';
 import type { ModelMetadata } from './model-metadata.js';
 import { ModelVersions } from './model-versions.js';
 

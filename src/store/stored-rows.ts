@@ -3,7 +3,7 @@ import { createInterface } from 'node:readline';
 import { coerceCell, type ColumnInfo } from '../mtl/column-inference.js';
 import type { RowSource } from '../mtl/row-source.js';
 import type { Row } from '../mtl/values.js';
-import { NotFoundError } from './store-errors.js';
+import { NotFoundError } from '../shared/not-found-error.js';
 
 /**
  * The format of a dataset's `rows.ndjson`: one JSON array a row, the cells as uploaded in the order

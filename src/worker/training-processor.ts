@@ -2,20 +2,14 @@
  * BullMQ sandboxed processor: runs in a child process of the worker, so a training job can use
  * the CPU flat out (or crash) without stalling the worker's lock renewals.
  */
-import { join } from 'node:path';
 import { DelayedError, UnrecoverableError, type SandboxedJob } from 'bullmq';
-import { pino } from 'pino';
-import { loadConfig } from '../config.js';
-import { loggerOptions } from '../logger.js';
+import { composeRoot } from '../composition-root.js';
 import { selectBackend } from '../mtl/backend.js';
 import { disposeModel, trainOnRows, type TrainedModel } from '../mtl/pipeline.js';
 import { exportArtifacts } from '../mtl/serialization.js';
 import { SpecError } from '../mtl/spec-error.js';
 import { TrainingStopped, type EpochReport, type TrainerCheckpoint } from '../mtl/trainer.js';
-import { CheckpointStore } from '../store/checkpoint-store.js';
-import { DatasetStore } from '../store/dataset-store.js';
-import { ModelStore } from '../store/model-store.js';
-import { NotFoundError } from '../store/store-errors.js';
+import { NotFoundError } from '../shared/not-found-error.js';
 import { modelMetadataOf } from '../store/model-metadata.js';
 import { CANCELLED_REASON, type TrainingJobData, type TrainingJobProgress, type TrainingJobResult } from '../queue/job-types.js';
 
@@ -23,15 +17,12 @@ import { CANCELLED_REASON, type TrainingJobData, type TrainingJobProgress, type 
 // job's next worker is the only one training it.
 process.on('disconnect', () => process.exit(1));
 
-const config = loadConfig();
-const logger = pino(loggerOptions(config.LOG_LEVEL, 'trainer'));
+const { config, logger, stores } = composeRoot('trainer');
+const { datasets, models, checkpoints } = stores;
 const backend = selectBackend(config.TF_BACKEND).then((b) => {
   logger.info({ backend: b.name, package: b.detail }, `TensorFlow.js backend: ${b.name}`);
   return b;
 });
-const datasets = new DatasetStore(join(config.DATA_DIR, 'datasets'));
-const models = new ModelStore(join(config.DATA_DIR, 'models'));
-const checkpoints = new CheckpointStore(join(config.DATA_DIR, 'checkpoints'));
 
 interface SavedCheckpoint {
   jobId: string;

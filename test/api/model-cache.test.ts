@@ -8,7 +8,7 @@ import { BatcherClosedError } from '../../src/api/predict-batcher.js';
 import { servePredictions } from '../../src/api/serve-predictions.js';
 import { encodeInstances } from '../../src/mtl/predictor.js';
 import { ModelStore } from '../../src/store/model-store.js';
-import { NotFoundError } from '../../src/store/store-errors.js';
+import { NotFoundError } from '../../src/shared/not-found-error.js';
 import { tf, useTestBackend } from '../helpers/backend.js';
 import { assertSamePredictions, digitInstances, trainDigitsModel } from '../helpers/digits-model.js';
 

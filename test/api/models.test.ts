@@ -4,7 +4,7 @@ import { disposeModel, trainOnRows } from '../../src/mtl/pipeline.js';
 import { predictInstances } from '../../src/mtl/predictor.js';
 import { exportArtifacts } from '../../src/mtl/serialization.js';
 import { resolveSpec } from '../../src/mtl/spec-resolution.js';
-import { newId } from '../../src/store/ids.js';
+import { newId } from '../../src/shared/ids.js';
 import { modelMetadataOf } from '../../src/store/model-metadata.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
 import { loadDigits, PIXELS } from '../helpers/digits.js';

@@ -2,7 +2,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { ModelStore } from '../../src/store/model-store.js';
+import { createStores } from '../../src/composition-root.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
 import { assertSamePredictions, digitInstances, trainDigitsModel, type DigitsModel } from '../helpers/digits-model.js';
 
@@ -118,7 +118,7 @@ describe('predict limits', () => {
 describe('model versions', () => {
   it('serves a model saved again under the same name as its new version, by name and name@version', async () => {
     assert.equal((await predict('digits', { instances: digitInstances(0, 1) })).json().version, 1);
-    const saved = await new ModelStore(join(t.config.DATA_DIR, 'models')).save(v2.metadata, v2.artifacts); // as another worker would
+    const saved = await createStores(t.config).models.save(v2.metadata, v2.artifacts); // as another worker would
     assert.equal(saved.version, 2);
 
     const instances = digitInstances(900, 5);

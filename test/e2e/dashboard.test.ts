@@ -3,13 +3,13 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { pino } from 'pino';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { loadConfig } from '../../src/config.js';
 import { startApi } from '../../src/api/start-api.js';
 import type { App } from '../../src/api/app.js';
 import type { RedisEndpoint } from '../../src/queue/local-redis.js';
 import { testRedis, uniquePrefix } from '../helpers/redis.js';
+import { testApiRoot } from '../helpers/test-app.js';
 import { startWorkerProcess, type WorkerProcess } from '../helpers/worker-process.js';
 import { DIGITS_CSV } from '../helpers/digits.js';
 
@@ -65,7 +65,7 @@ describe('dashboard in a real browser', { timeout: 240_000 }, () => {
     const profile = mkdtempSync(join(tmpdir(), 'mtl-chromium-'));
     dirs.push(dataDir, profile);
     Object.assign(env, { REDIS_URL: redis.url, QUEUE_PREFIX: uniquePrefix('dashboard'), DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'silent' });
-    app = await startApi(loadConfig(env), redis.url, pino({ level: 'silent' }));
+    app = await startApi(testApiRoot(loadConfig(env), redis.url));
     base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
     context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
@@ -262,9 +262,7 @@ describe('dashboard in a real browser', { timeout: 240_000 }, () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'mtl-dashboard-auth-'));
     dirs.push(dataDir);
     const secured = await startApi(
-      loadConfig({ ...env, QUEUE_PREFIX: uniquePrefix('dashboard-auth'), DATA_DIR: dataDir, API_KEYS: `${ADMIN_KEY}:admin,${PREDICT_KEY}:predict` }),
-      redis.url,
-      pino({ level: 'silent' }),
+      testApiRoot(loadConfig({ ...env, QUEUE_PREFIX: uniquePrefix('dashboard-auth'), DATA_DIR: dataDir, API_KEYS: `${ADMIN_KEY}:admin,${PREDICT_KEY}:predict` }), redis.url),
     );
     try {
       const securedBase = `http://127.0.0.1:${(secured.server.address() as { port: number }).port}`;

@@ -3,12 +3,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { loadConfig } from '../../src/config.js';
 import { startApi } from '../../src/api/start-api.js';
 import type { App } from '../../src/api/app.js';
 import { startRedisServer, type RedisEndpoint } from '../../src/queue/local-redis.js';
 import { uniquePrefix } from '../helpers/redis.js';
+import { testApiRoot } from '../helpers/test-app.js';
 import { startWorkerProcess, type WorkerProcess } from '../helpers/worker-process.js';
 import { DIGITS_CSV, PIXELS } from '../helpers/digits.js';
 
@@ -64,7 +64,7 @@ before(async () => {
   redis = await startRedisServer({ dir: redisDir, persist: true });
   redisPort = Number(new URL(redis.url).port);
   Object.assign(env, { REDIS_URL: redis.url, QUEUE_PREFIX: uniquePrefix('faults'), DATA_DIR: dataDir, PORT: '0', WORKER_LOCK_MS: '2000', WORKER_STALLED_INTERVAL_MS: '1000', WORKER_SHUTDOWN_GRACE_MS: '10000' });
-  app = await startApi(loadConfig({ ...env, LOG_LEVEL: 'silent' }), redis.url, pino({ level: 'silent' }));
+  app = await startApi(testApiRoot(loadConfig({ ...env, LOG_LEVEL: 'silent' }), redis.url));
   base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
   const csv = readFileSync(DIGITS_CSV, 'utf8');
   const res = await fetch(`${base}/v1/datasets?name=digits`, { method: 'POST', headers: { 'content-type': 'text/csv' }, body: csv });

@@ -3,12 +3,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { loadConfig } from '../../src/config.js';
 import { startApi } from '../../src/api/start-api.js';
 import type { App } from '../../src/api/app.js';
 import type { RedisEndpoint } from '../../src/queue/local-redis.js';
 import { testRedis, uniquePrefix } from '../helpers/redis.js';
+import { testApiRoot } from '../helpers/test-app.js';
 import { startWorkerProcess, type WorkerProcess } from '../helpers/worker-process.js';
 import { DIGITS_CSV, PIXELS } from '../helpers/digits.js';
 
@@ -66,7 +66,7 @@ before(async () => {
   redis = await testRedis();
   dataDir = mkdtempSync(join(tmpdir(), 'mtl-e2e-'));
   Object.assign(env, { REDIS_URL: redis.url, QUEUE_PREFIX: uniquePrefix('e2e'), DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'silent' });
-  app = await startApi(loadConfig(env), redis.url, pino({ level: 'silent' }));
+  app = await startApi(testApiRoot(loadConfig(env), redis.url));
   const address = app.server.address() as { port: number };
   base = `http://127.0.0.1:${address.port}`;
 });

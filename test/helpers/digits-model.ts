@@ -3,7 +3,7 @@ import { predictInstances } from '../../src/mtl/predictor.js';
 import { exportArtifacts, type ModelArtifacts } from '../../src/mtl/serialization.js';
 import { resolveSpec } from '../../src/mtl/spec-resolution.js';
 import type { Row } from '../../src/mtl/values.js';
-import { newId } from '../../src/store/ids.js';
+import { newId } from '../../src/shared/ids.js';
 import { modelMetadataOf, type ModelMetadata } from '../../src/store/model-metadata.js';
 import { loadDigits, PIXELS } from './digits.js';
 

@@ -1,6 +1,9 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { TRAINING_QUEUE } from '../../src/queue/job-types.js';
 import { resolveRedis, type RedisEndpoint } from '../../src/queue/local-redis.js';
 
 /**
@@ -14,4 +17,16 @@ export async function testRedis(): Promise<RedisEndpoint> {
 /** A queue prefix no other test file or run shares. */
 export function uniquePrefix(name: string): string {
   return `test-${name}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/** Deletes the training queue under `prefix` and all its jobs, over its own connection (the app's may be closed). */
+export async function obliterateTrainingQueue(redisUrl: string, prefix: string): Promise<void> {
+  const connection = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+  const queue = new Queue(TRAINING_QUEUE, { connection, prefix });
+  try {
+    await queue.obliterate({ force: true });
+  } finally {
+    await queue.close();
+    connection.disconnect();
+  }
 }

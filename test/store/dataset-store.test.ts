@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { DatasetStore } from '../../src/store/dataset-store.js';
-import { DatasetFormatError, NotFoundError, PayloadTooLargeError } from '../../src/store/store-errors.js';
+import { DatasetFormatError, PayloadTooLargeError } from '../../src/store/store-errors.js';
+import { NotFoundError } from '../../src/shared/not-found-error.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mtl-ds-'));
 const store = new DatasetStore(dir);

@@ -4,10 +4,10 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ModelArtifacts } from '../../src/mtl/serialization.js';
-import { newId } from '../../src/store/ids.js';
+import { newId } from '../../src/shared/ids.js';
 import type { ModelMetadata } from '../../src/store/model-metadata.js';
 import { ModelStore } from '../../src/store/model-store.js';
-import { NotFoundError } from '../../src/store/store-errors.js';
+import { NotFoundError } from '../../src/shared/not-found-error.js';
 
 let dir: string;
 before(() => {

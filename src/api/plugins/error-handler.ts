@@ -2,7 +2,8 @@ import fp from 'fastify-plugin';
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { HttpProblem, problemBody, type ProblemBody } from '../problem.js';
 import { SpecError, type FieldError } from '../../mtl/spec-error.js';
-import { DatasetFormatError, NotFoundError, PayloadTooLargeError } from '../../store/store-errors.js';
+import { DatasetFormatError, PayloadTooLargeError } from '../../store/store-errors.js';
+import { NotFoundError } from '../../shared/not-found-error.js';
 import { FeatureValueError } from '../../mtl/preprocessing.js';
 import { IdempotencyKeyReusedError, JobStateConflictError } from '../../queue/queue-errors.js';
 

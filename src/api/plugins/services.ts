@@ -7,7 +7,10 @@ import type { TrainingQueue } from '../../queue/training-queue.js';
 import type { JobEvents } from '../../queue/job-events.js';
 import type { ModelCache } from '../model-cache.js';
 
-/** What the routes work with; built by the entry point (or a test) and handed to buildApp. */
+/**
+ * What the routes work with; built by the entry point (or a test) and handed to buildApp, which
+ * owns them from then on: closing the app closes them.
+ */
 export interface AppServices {
   config: Config;
   datasets: DatasetStore;
@@ -27,7 +30,17 @@ declare module 'fastify' {
 }
 
 async function services(app: FastifyInstance, opts: { services: AppServices }) {
+  const { modelCache, trainingQueue, jobEvents } = opts.services;
   app.decorate('services', opts.services);
+  // After the server stopped answering: loaded models answer what their batchers hold and are
+  // disposed, then the queue and the job-event reader let go of Redis.
+  app.addHook('onClose', async () => {
+    modelCache.clear();
+    await modelCache.settled();
+    // (scripts/openapi.ts builds the app without Redis, hence without queue and job events)
+    await trainingQueue?.close();
+    await jobEvents?.close();
+  });
 }
 
 export default fp(services, { name: 'services' });

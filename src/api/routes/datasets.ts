@@ -47,7 +47,7 @@ const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 201: DatasetSchema, ...problems(400, 413, 415) },
       },
     },
-    async (request, reply) => {
+    async function uploadDataset(request, reply) {
       const mediaType = String(request.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
       const format = FORMATS[mediaType];
       if (!format) {
@@ -67,14 +67,16 @@ const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   );
 
-  app.get('/v1/datasets', { schema: { tags: ['datasets'], summary: 'List datasets', response: { 200: DatasetListSchema } } }, async () => ({
-    datasets: await app.services.datasets.list(),
-  }));
+  app.get('/v1/datasets', { schema: { tags: ['datasets'], summary: 'List datasets', response: { 200: DatasetListSchema } } }, async function listDatasets() {
+    return { datasets: await app.services.datasets.list() };
+  });
 
   app.get(
     '/v1/datasets/:id',
     { schema: { tags: ['datasets'], summary: 'A dataset with its inferred columns', params: IdParamsSchema, response: { 200: DatasetSchema, ...problems(404) } } },
-    async (request) => app.services.datasets.get(request.params.id),
+    async function getDataset(request) {
+      return app.services.datasets.get(request.params.id);
+    },
   );
 
   app.delete(
@@ -87,7 +89,7 @@ const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 204: Type.Null(), ...problems(404, 409) },
       },
     },
-    async (request, reply) => {
+    async function deleteDataset(request, reply) {
       const { id } = request.params;
       await app.services.datasets.get(id);
       const jobs = await app.services.trainingQueue.activeJobsFor(id);

@@ -13,13 +13,15 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/health/live',
     { schema: { tags: ['health'], summary: 'The process is up', response: { 200: Type.Object({ status: Type.Literal('ok') }) } } },
-    async () => ({ status: 'ok' as const }),
+    async function live() {
+      return { status: 'ok' as const };
+    },
   );
 
   app.get(
     '/health/ready',
     { schema: { tags: ['health'], summary: 'Redis and the store are reachable', response: { 200: ReadySchema, 503: ReadySchema } } },
-    async (_request, reply) => {
+    async function ready(_request, reply) {
       const redis = (await app.services.trainingQueue.ping()) ? { ok: true } : { ok: false, detail: 'Redis does not answer' };
       const store = await storeCheck(app.services.config.DATA_DIR);
       const ready = redis.ok && store.ok;

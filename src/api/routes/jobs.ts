@@ -3,7 +3,7 @@ import { TrainingSpecSchema } from '../../mtl/spec.js';
 import { resolveSpec } from '../../mtl/spec-resolution.js';
 import { estimateTrainingMemory } from '../../mtl/memory-estimate.js';
 import { SpecError } from '../../mtl/spec-error.js';
-import { NotFoundError } from '../../store/store-errors.js';
+import { NotFoundError } from '../../shared/not-found-error.js';
 import { JobAcceptedSchema, JobListSchema, JobSchema } from '../schemas/job.js';
 import { IdParamsSchema, problems } from '../schemas/problem.js';
 import { Type } from '@sinclair/typebox';
@@ -46,7 +46,7 @@ const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 202: JobAcceptedSchema, ...problems(400, 422, 503) },
       },
     },
-    async (request, reply) => {
+    async function createJob(request, reply) {
       const spec = request.body;
       let dataset;
       try {
@@ -73,9 +73,9 @@ const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   );
 
-  app.get('/v1/jobs', { schema: { tags: ['jobs'], summary: 'List training jobs (newest first)', response: { 200: JobListSchema, ...problems(503) } } }, async () => ({
-    jobs: await app.services.trainingQueue.list(),
-  }));
+  app.get('/v1/jobs', { schema: { tags: ['jobs'], summary: 'List training jobs (newest first)', response: { 200: JobListSchema, ...problems(503) } } }, async function listJobs() {
+    return { jobs: await app.services.trainingQueue.list() };
+  });
 
   app.get(
     '/v1/jobs/:id',
@@ -87,7 +87,9 @@ const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: JobSchema, ...problems(404, 503) },
       },
     },
-    async (request) => app.services.trainingQueue.get(request.params.id),
+    async function getJob(request) {
+      return app.services.trainingQueue.get(request.params.id);
+    },
   );
 
   app.post(
@@ -101,7 +103,9 @@ const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 202: JobSchema, ...problems(404, 409, 503) },
       },
     },
-    async (request, reply) => reply.code(202).send(await app.services.trainingQueue.cancel(request.params.id)),
+    async function cancelJob(request, reply) {
+      return reply.code(202).send(await app.services.trainingQueue.cancel(request.params.id));
+    },
   );
 
   app.get(
@@ -115,7 +119,9 @@ const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: Type.Object({ logs: Type.Array(Type.String()), count: Type.Integer() }), ...problems(404, 503) },
       },
     },
-    async (request) => app.services.trainingQueue.logs(request.params.id),
+    async function getJobLogs(request) {
+      return app.services.trainingQueue.logs(request.params.id);
+    },
   );
 
   app.get(
@@ -133,7 +139,7 @@ const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: Type.String({ description: 'text/event-stream' }), ...problems(404, 503) },
       },
     },
-    async (request, reply) => {
+    async function watchJob(request, reply) {
       const last = Number(request.headers['last-event-id'] || request.query.lastEventId || 0);
       await streamJobEvents(app.services, request, reply, request.params.id, last, streams);
     },

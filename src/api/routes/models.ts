@@ -21,7 +21,9 @@ const modelRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: ModelListSchema },
       },
     },
-    async (request) => ({ models: await app.services.models.list({ name: request.query.name }) }),
+    async function listModels(request) {
+      return { models: await app.services.models.list({ name: request.query.name }) };
+    },
   );
 
   app.get(
@@ -34,13 +36,15 @@ const modelRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: ModelSchema, ...problems(404) },
       },
     },
-    async (request) => app.services.modelCache.metadataOf(request.params.id),
+    async function getModel(request) {
+      return app.services.modelCache.metadataOf(request.params.id);
+    },
   );
 
   app.delete(
     '/v1/models/:id',
     { schema: { tags: ['models'], summary: 'Delete a model', params: IdParamsSchema, response: { 204: Type.Null(), ...problems(404) } } },
-    async (request, reply) => {
+    async function deleteModel(request, reply) {
       await app.services.models.delete(request.params.id);
       app.services.modelCache.evict(request.params.id);
       return reply.code(204).send(null);
@@ -63,7 +67,7 @@ const modelRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
       serializerCompiler: () => serializePredictResponse,
       // Before schema validation, so an oversized request is refused with a 413 at once rather than validated row by row.
-      preValidation: async (request) => {
+      preValidation: async function refuseTooManyInstances(request) {
         const instances = (request.body as { instances?: unknown } | undefined)?.instances;
         if (Array.isArray(instances) && instances.length > config.PREDICT_MAX_ROWS) {
           const detail = `at most ${config.PREDICT_MAX_ROWS} instances per request, got ${instances.length}; send them in several requests`;
@@ -71,7 +75,7 @@ const modelRoutes: FastifyPluginAsyncTypebox = async (app) => {
         }
       },
     },
-    async (request) => {
+    async function predict(request) {
       const { model, predictions } = await servePredictions(app.services.modelCache, request.params.id, request.body.instances);
       const { id, name, version } = model.metadata;
       app.metrics.predictRows.inc({ model: id }, predictions.length); // by the model that answered, however it was named

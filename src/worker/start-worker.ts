@@ -1,0 +1,25 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import { createTrainingWorker, type TrainingWorker } from './create-training-worker.js';
+import { serveWorkerMetrics } from './worker-metrics.js';
+
+/** What a worker is built from: the composition root's (src/composition-root.ts) settings and logger. */
+export interface WorkerRoot {
+  config: Config;
+  logger: Logger;
+  redisUrl: string;
+}
+
+/** Starts one training worker with the settings' concurrency and lock timings, and its /metrics when WORKER_METRICS_PORT is set. */
+export function startWorker({ config, logger, redisUrl }: WorkerRoot): TrainingWorker {
+  const training = createTrainingWorker({
+    redisUrl,
+    prefix: config.QUEUE_PREFIX,
+    concurrency: config.WORKER_CONCURRENCY,
+    logger,
+    lockMs: config.WORKER_LOCK_MS,
+    stalledIntervalMs: config.WORKER_STALLED_INTERVAL_MS,
+  });
+  serveWorkerMetrics(training.worker, config.WORKER_METRICS_PORT, logger);
+  return training;
+}
