@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { BLAS_BACKEND, registerBlasBackend } from './blas-backend.js';
+import { BLAS_BACKEND, registerBlasBackend } from './blas/index.js';
 
 export type BackendPreference = 'auto' | 'tensorflow' | 'blas' | 'wasm' | 'cpu';
 

@@ -10,7 +10,7 @@ import { createLossWeighting, GradNormWeights, projectConflictingGradients, type
 import { TaskAffinityMeter, type TaskAffinity } from './task-affinity.js';
 import { createAdam } from './fused-adam.js';
 import { compileFusedForward, type FusedForward } from './fused-forward.js';
-import { GATHER_ROWS_KERNEL, hasKernel, MASKED_LOSS_KERNEL } from './blas-backend.js';
+import { GATHER_ROWS_KERNEL, hasKernel, MASKED_LOSS_KERNEL } from './blas/index.js';
 
 export interface TaskEpochMetrics {
   loss: number | null;

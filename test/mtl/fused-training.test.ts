@@ -1,7 +1,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { BLAS_BACKEND, registerBlasBackend } from '../../src/mtl/blas-backend.js';
+import { BLAS_BACKEND, registerBlasBackend } from '../../src/mtl/blas/index.js';
 import { compileFusedForward } from '../../src/mtl/fused-forward.js';
 import { fusedMaskedLoss, maskedLossParts, maskedMean, weightedSum } from '../../src/mtl/losses.js';
 import { asList, buildModel, type HeadSpec } from '../../src/mtl/model-builder.js';
