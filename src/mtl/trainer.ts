@@ -90,6 +90,8 @@ export interface TrainArgs {
   checkpointEvery?: number;
   /** Checked before every step: when aborted, training stops within one step and throws TrainingStopped. */
   signal?: AbortSignal;
+  /** The fused path where the backend has its kernels (blas; default true); false runs stock tfjs ops, to compare (MTL_FUSED). */
+  fused?: boolean;
 }
 
 /** Training metrics are measured on at most this many training rows per epoch. */
@@ -173,7 +175,7 @@ export async function trainMultiTask(args: TrainArgs): Promise<TrainResult> {
 
   // The fused path (blas backend): each Dense layer and each task's masked loss as one kernel. Same
   // values; MTL_FUSED=0 turns it off (to compare).
-  const fused = process.env.MTL_FUSED !== '0';
+  const fused = args.fused ?? true;
   const ctx: StepContext = {
     model, optimizer, weighting, allVariables, shared, rng: createRng(options.seed), lossWeighting: args.lossWeighting ?? { strategy: 'static' }, learningRate: options.learningRate,
     forward: fused ? compileFusedForward(model.training) : null,

@@ -3,7 +3,7 @@
  * OpenBLAS (native/mtl_blas.c), and the fused kernels the trainer's fast path runs. One file per
  * kernel or kernel family, as in tfjs-backend-cpu; this is what the rest of the engine uses.
  */
-export { registerBlasBackend, hasKernel, type BlasBackendInfo } from './register-blas-backend.js';
+export { registerBlasBackend, hasKernel, type BlasBackendInfo, type BlasBackendOptions } from './register-blas-backend.js';
 export {
   BLAS_BACKEND,
   ACTIVATION_GRAD_KERNEL,

@@ -26,6 +26,14 @@ export interface BlasBackendInfo {
   library?: string;
 }
 
+/** Settings of the `blas` backend (from src/config.ts: MTL_BLAS_THREADS, MTL_BLAS_ADDON). */
+export interface BlasBackendOptions {
+  /** OpenBLAS's thread count, at most the machine's cores (default 1). */
+  threads?: number;
+  /** Another native addon file instead of native/build/mtl_blas.node. */
+  addonPath?: string;
+}
+
 let registered: BlasBackendInfo | undefined;
 let native: NativeBlas | undefined;
 
@@ -40,8 +48,9 @@ export function registeredNativeBlas(): NativeBlas | undefined {
 }
 
 /**
- * Registers the `blas` backend once: a fresh instance of tfjs's `cpu` backend (tensor data are
- * plain typed arrays) with every cpu kernel, where these are replaced:
+ * Registers the `blas` backend once (the first call's options hold for the process): a fresh
+ * instance of tfjs's `cpu` backend (tensor data are plain typed arrays) with every cpu kernel,
+ * where these are replaced:
  *
  * - `BatchMatMul`, `_FusedMatMul`: cblas_sgemm (transposes handled by BLAS, not by copies or
  *   strided loops), bias and activation in one native pass;
@@ -66,20 +75,20 @@ export function registeredNativeBlas(): NativeBlas | undefined {
  * Each computes what the cpu kernel computes (float32, same operation order where it matters; the
  * matmul's float32 accumulation differs from the JS double accumulation by ~1e-7 relative).
  * Inputs the fast paths do not cover (other dtypes, odd broadcasts, prelu) go to the cpu kernel.
- * `MTL_BLAS_THREADS` sets OpenBLAS's thread count (default 1).
+ * `threads` sets OpenBLAS's thread count (default 1); `addonPath` names another addon file.
  */
-export function registerBlasBackend(): BlasBackendInfo {
+export function registerBlasBackend(options: BlasBackendOptions = {}): BlasBackendInfo {
   if (registered) return registered;
-  const load = loadNativeBlas();
+  const load = loadNativeBlas(options.addonPath);
   if (!load.ok) return (registered = { ok: false, reason: load.reason, kernels: [] });
   const cpuFactory = tf.findBackendFactory('cpu');
   if (!cpuFactory) return (registered = { ok: false, reason: 'the tfjs cpu backend is not registered', kernels: [] });
   const blas = load.blas;
   native = blas;
-  // One thread unless MTL_BLAS_THREADS says otherwise: OpenBLAS's pool makes every product wait for
-  // all its workers, so on a machine whose other core is busy (other jobs, the API, a second worker)
-  // one descheduled worker stalls the step; see README "Performance" for both measured.
-  const requested = Number(process.env.MTL_BLAS_THREADS);
+  // One thread unless told otherwise: OpenBLAS's pool makes every product wait for all its
+  // workers, so on a machine whose other core is busy (other jobs, the API, a second worker) one
+  // descheduled worker stalls the step; see README "Performance" for both measured.
+  const requested = Number(options.threads);
   blas.setThreads(Number.isInteger(requested) && requested > 0 ? Math.min(requested, availableParallelism()) : 1);
 
   tf.registerBackend(BLAS_BACKEND, () => {
