@@ -20,7 +20,8 @@ import { fileURLToPath } from 'node:url';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend, type BackendPreference } from '../src/mtl/backend.js';
+import { loadConfig } from '../src/config.js';
+import { selectBackend } from '../src/mtl/backend.js';
 import { disposeModel, trainOnRows } from '../src/mtl/pipeline.js';
 import { resolveSpec } from '../src/mtl/spec-resolution.js';
 import { DatasetStore } from '../src/store/dataset-store.js';
@@ -64,7 +65,8 @@ async function* ndjsonRows(): AsyncGenerator<string> {
 
 /** The child: trains on the stored dataset and prints one JSON line. */
 async function train(dir: string, id: string) {
-  const backend = await selectBackend((process.env.TF_BACKEND as BackendPreference) || 'auto');
+  const config = loadConfig();
+  const backend = await selectBackend(config.TF_BACKEND, 'training', { blasThreads: config.MTL_BLAS_THREADS, blasAddon: config.MTL_BLAS_ADDON });
   const store = new DatasetStore(dir);
   const info = await store.get(id);
   globalThis.gc?.();
@@ -84,6 +86,7 @@ async function train(dir: string, id: string) {
     const epochsSeen: { rssMiB: number; heapMiB: number; tensors: number; samplesPerSec: number }[] = [];
     const { source } = await store.rowSource(info.id);
     const trained = await trainOnRows(spec, source, {
+      fused: config.MTL_FUSED,
       onEpoch: (e) => void epochsSeen.push({ rssMiB: rssMiB(), heapMiB: Math.round(process.memoryUsage().heapUsed / MiB), tensors: tf.memory().numTensors, samplesPerSec: Math.round(e.samplesPerSec) }),
     });
     const float32CopyMiB = Math.round(((trained.rows.train + trained.rows.validation) * trained.preprocessing.inputSize * 4) / MiB);

@@ -61,7 +61,7 @@ const DELAY_ON = config.PREDICT_MAX_DELAY_MS > 0 ? config.PREDICT_MAX_DELAY_MS :
 // ---------------------------------------------------------------- reference model
 // Trained on the training backend (as a worker would), then served on the serving backend (as the
 // API process: src/api/start-api.ts selects with purpose 'serving', wasm before blas under auto).
-const trainingBackend = await selectBackend(config.TF_BACKEND);
+const trainingBackend = await selectBackend(config.TF_BACKEND, 'training', { blasThreads: config.MTL_BLAS_THREADS, blasAddon: config.MTL_BLAS_ADDON });
 const dir = mkdtempSync(join(tmpdir(), 'mtl-bench-predict-'));
 const redis = await resolveRedis({ redisUrl: config.REDIS_URL, dir: join(dir, 'redis'), persist: false });
 const children: ChildProcess[] = [];
@@ -95,7 +95,7 @@ const spec = resolveSpec(
   dataset,
 );
 log(`training the reference model (README quick-start spec, ${opts.epochs} epochs) on ${trainingBackend.name}`);
-const trained = await trainOnRows(spec, rows);
+const trained = await trainOnRows(spec, rows, { fused: config.MTL_FUSED });
 const saved = await models.save(modelMetadataOf({ id: newId(), jobId: 'bench', spec, trained, backend: trainingBackend.name }), await exportArtifacts(trained.model.serving));
 disposeModel(trained.model);
 const modelId = saved.id;
@@ -105,7 +105,7 @@ log(`model ${modelId}: digit accuracy ${(saved.metrics.digit as { accuracy?: num
 
 // ---------------------------------------------------------------- in-process limit
 // The same backend as the servers: the in-process rates and the correctness reference below run on it.
-const backend = await selectBackend(config.TF_BACKEND, 'serving');
+const backend = await selectBackend(config.TF_BACKEND, 'serving', { blasThreads: config.MTL_BLAS_THREADS, blasAddon: config.MTL_BLAS_ADDON });
 log(`serving backend (in this process and in the servers): ${backend.name}`);
 const serving = await importArtifacts((await models.loadArtifacts(modelId)).artifacts);
 const IN_PROCESS_BATCHES = [...new Set([1, ...ROWS, config.PREDICT_MAX_BATCH])].sort((a, b) => a - b);

@@ -10,6 +10,7 @@
  * and JS glue. Evaluation kernels (per epoch) are included in the per-step kernel numbers.
  */
 import * as tf from '@tensorflow/tfjs';
+import { loadConfig } from '../src/config.js';
 import { selectBackend, type BackendPreference } from '../src/mtl/backend.js';
 import { ColumnInference } from '../src/mtl/column-inference.js';
 import { disposeModel, trainOnRows } from '../src/mtl/pipeline.js';
@@ -28,7 +29,8 @@ const batch = Number(opt('batch', '256'));
 const tasks = Number(opt('tasks', '3'));
 const inputs = Number(opt("inputs", "784"));
 const shared = opt("shared", "256,128").split(",").map(Number);
-const backend = await selectBackend(opt('backend', process.env.TF_BACKEND ?? 'auto') as BackendPreference);
+const config = loadConfig();
+const backend = await selectBackend(opt('backend', config.TF_BACKEND) as BackendPreference, 'training', { blasThreads: config.MTL_BLAS_THREADS, blasAddon: config.MTL_BLAS_ADDON });
 
 const KINDS: TaskType[] = ['classification', 'binary', 'regression'];
 const kinds = Array.from({ length: tasks }, (_, i) => KINDS[i % 3]);
@@ -85,10 +87,10 @@ for (const k of tf.getKernelsForBackend(tf.getBackend())) {
   });
 }
 // Warm up (first epoch allocates), then time one epoch.
-disposeModel((await trainOnRows({ ...spec, training: { ...spec.training, epochs: 1 } }, rows)).model);
+disposeModel((await trainOnRows({ ...spec, training: { ...spec.training, epochs: 1 } }, rows, { fused: config.MTL_FUSED })).model);
 times.clear();
 shapes.clear();
-const t = await trainOnRows({ ...spec, training: { ...spec.training, epochs: 1 } }, rows);
+const t = await trainOnRows({ ...spec, training: { ...spec.training, epochs: 1 } }, rows, { fused: config.MTL_FUSED });
 const steps = Math.ceil(n / batch);
 const stepMs = t.result.history[0].durationMs / steps;
 disposeModel(t.model);

@@ -18,11 +18,13 @@
  * distinct rows, one forward pass per --predict-batch rows and one for the tail, through the
  * predictor's forwardPass, as the peer times its prediction), backend, kernels, peak RSS, and
  * per-epoch numbers (tensor count after each epoch: it must stay flat). --cpu-prof writes a V8 CPU
- * profile of the epochs after the first (open it in Chrome DevTools).
+ * profile of the epochs after the first (open it in Chrome DevTools). MTL_FUSED, MTL_BLAS_THREADS
+ * and MTL_BLAS_ADDON come from the environment, as for the worker (src/config.ts).
  */
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import * as tf from '@tensorflow/tfjs';
+import { loadConfig } from '../src/config.js';
 import { selectBackend, type BackendPreference } from '../src/mtl/backend.js';
 import { ColumnInference } from '../src/mtl/column-inference.js';
 import { disposeModel, trainOnRows } from '../src/mtl/pipeline.js';
@@ -136,7 +138,8 @@ function generateRows(n: number, inputs: number, kinds: TaskType[], visit: (row:
 
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
-  const backend = await selectBackend(o.backend);
+  const config = loadConfig();
+  const backend = await selectBackend(o.backend, 'training', { blasThreads: config.MTL_BLAS_THREADS, blasAddon: config.MTL_BLAS_ADDON });
   const kinds = Array.from({ length: o.tasks }, (_, i) => KINDS[i % KINDS.length]);
   const rows = syntheticRows(o.n, o.inputs, kinds);
   let inference: ColumnInference | undefined;
@@ -159,6 +162,7 @@ async function main(): Promise<void> {
   const session = o.cpuProf ? new Session() : null;
   session?.connect();
   const trained = await trainOnRows(resolved, rows, {
+    fused: config.MTL_FUSED,
     onEpoch: async (report) => {
       tensorsPerEpoch.push(tf.memory().numTensors);
       rssPerEpochMiB.push(Math.round(process.memoryUsage().rss / 2 ** 20));

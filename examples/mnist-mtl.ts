@@ -9,6 +9,7 @@
  */
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
+import { loadConfig } from '../src/config.js';
 import { selectBackend } from '../src/mtl/backend.js';
 import { disposeModel, trainOnRows, type TrainedModel } from '../src/mtl/pipeline.js';
 import { resolveSpec } from '../src/mtl/spec-resolution.js';
@@ -50,7 +51,8 @@ function mnistRows(limit: number): Row[] {
   return rows;
 }
 
-const backend = await selectBackend((process.env.TF_BACKEND as 'auto') ?? 'auto');
+const config = loadConfig(); // TF_BACKEND, MTL_BLAS_THREADS, MTL_BLAS_ADDON, MTL_FUSED, as for the worker
+const backend = await selectBackend(config.TF_BACKEND, 'training', { blasThreads: config.MTL_BLAS_THREADS, blasAddon: config.MTL_BLAS_ADDON });
 const rows = mnistRows(rowsWanted);
 const inference = new ColumnInference();
 rows.forEach((r) => inference.add(r));
@@ -79,7 +81,7 @@ interface RunReport {
 
 async function run(name: string, spec: TrainingSpec): Promise<RunReport> {
   const started = Date.now();
-  const trained: TrainedModel = await trainOnRows(resolveSpec(spec, summary), rows);
+  const trained: TrainedModel = await trainOnRows(resolveSpec(spec, summary), rows, { fused: config.MTL_FUSED });
   const m = trained.result.validationMetrics!;
   const report: RunReport = {
     run: name,

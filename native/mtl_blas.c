@@ -1,6 +1,6 @@
 /*
  * mtl_blas: the few numeric kernels the `blas` TensorFlow.js backend runs natively (see
- * src/mtl/blas-backend.ts). A Node-API addon over the system's CBLAS (OpenBLAS on Debian:
+ * src/mtl/blas/). A Node-API addon over the system's CBLAS (OpenBLAS on Debian:
  * libopenblas-dev), built by native/build.mjs. Every function works on Float32Arrays the caller
  * allocated (the cpu backend's tensor storage), so nothing here owns memory.
  *

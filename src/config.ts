@@ -18,6 +18,8 @@ export const ConfigSchema = Type.Object({
     maximum: 64,
     description: 'blas backend: OpenBLAS threads per process. 1 (default) never waits on a descheduled worker thread; more can be faster on a machine with idle cores (docs/performance.md).',
   }),
+  MTL_BLAS_ADDON: Type.Optional(Type.String({ description: 'blas backend: path of another native addon file instead of native/build/mtl_blas.node.' })),
+  MTL_FUSED: Type.Boolean({ default: true, description: 'The fused blas training path (each Dense layer and task loss as one kernel); false runs stock tfjs ops, to compare.' }),
   WORKER_CONCURRENCY: Type.Integer({ default: 1, minimum: 1, maximum: 64, description: 'Training jobs one worker process runs at once.' }),
   QUEUE_PREFIX: Type.String({ default: 'mtl', pattern: '^[A-Za-z0-9_:-]+$', description: 'Redis key prefix of the queues.' }),
   MODEL_CACHE_SIZE: Type.Integer({ default: 8, minimum: 1, maximum: 1000, description: 'Loaded models the API keeps in memory (least recently used evicted and disposed first).' }),

@@ -20,7 +20,7 @@ export interface ApiRoot {
 
 /** Wires the stores, the queue and the model cache for the API process. */
 export async function createServices({ config, logger, redisUrl, stores }: ApiRoot): Promise<AppServices> {
-  const backend = await selectBackend(config.TF_BACKEND, 'serving');
+  const backend = await selectBackend(config.TF_BACKEND, 'serving', { blasThreads: config.MTL_BLAS_THREADS, blasAddon: config.MTL_BLAS_ADDON });
   logger.info({ backend: backend.name, package: backend.detail }, `TensorFlow.js backend: ${backend.name}`);
   const connection = createRedisConnection(redisUrl, 'producer');
   connection.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));

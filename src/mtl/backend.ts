@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { BLAS_BACKEND, registerBlasBackend } from './blas-backend.js';
+import { BLAS_BACKEND, registerBlasBackend } from './blas/index.js';
 
 export type BackendPreference = 'auto' | 'tensorflow' | 'blas' | 'wasm' | 'cpu';
 
@@ -10,6 +10,14 @@ export interface SelectedBackend {
   detail: string;
   /** Kernels running natively instead of the stock ones (blas backend); empty otherwise. */
   kernels: string[];
+}
+
+/** Settings of the backends that have any (from src/config.ts). */
+export interface BackendOptions {
+  /** OpenBLAS threads of the `blas` backend (MTL_BLAS_THREADS; default 1). */
+  blasThreads?: number;
+  /** Another native addon file for the `blas` backend (MTL_BLAS_ADDON). */
+  blasAddon?: string;
 }
 
 /** Loads a module that may not be installed, without TypeScript resolving it at build time. */
@@ -29,9 +37,10 @@ async function tryImport(name: string): Promise<boolean> {
  * optional native addon in native/), `wasm`, or the plain JS `cpu`. `auto` takes the first that
  * loads, in that order for training (fastest first on a CPU machine: see docs/performance.md), and
  * with wasm before blas for `purpose: 'serving'` (the API process). The result says
- * which runs and, for auto, why the ones before it were skipped.
+ * which runs and, for auto, why the ones before it were skipped. `options` carry the blas
+ * backend's settings (its first registration in the process keeps them).
  */
-export async function selectBackend(preference: BackendPreference = 'auto', purpose: 'training' | 'serving' = 'training'): Promise<SelectedBackend> {
+export async function selectBackend(preference: BackendPreference = 'auto', purpose: 'training' | 'serving' = 'training', options: BackendOptions = {}): Promise<SelectedBackend> {
   const skipped: string[] = [];
   let kernels: string[] = [];
   const attempts: Record<Exclude<BackendPreference, 'auto'>, () => Promise<string | undefined>> = {
@@ -43,7 +52,7 @@ export async function selectBackend(preference: BackendPreference = 'auto', purp
       return undefined;
     },
     blas: async () => {
-      const blas = registerBlasBackend();
+      const blas = registerBlasBackend({ threads: options.blasThreads, addonPath: options.blasAddon });
       if (!blas.ok) {
         skipped.push(`blas: ${blas.reason}`);
         return undefined;

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { adamInPlace, FUSED_ADAM_KERNEL, hasKernel } from './blas-backend.js';
+import { adamInPlace, FUSED_ADAM_KERNEL, hasKernel } from './blas/index.js';
 
 /** AdamOptimizer's private state, which the fused update reads and writes exactly as the stock one does. */
 interface AdamState {

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { DENSE_ACTIVATIONS, DENSE_HEADS_KERNEL, DENSE_KERNEL, hasKernel } from './blas-backend.js';
+import { DENSE_ACTIVATIONS, DENSE_HEADS_KERNEL, DENSE_KERNEL, hasKernel } from './blas/index.js';
 
 /** The model's outputs for a batch, computed from the same variables as `model.apply` does. */
 export type FusedForward = (x: tf.Tensor) => tf.Tensor[];

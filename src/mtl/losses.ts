@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { TaskType } from './spec.js';
-import { MASKED_LOSS_KERNEL, WEIGHTED_SUM_KERNEL, hasKernel } from './blas-backend.js';
+import { MASKED_LOSS_KERNEL, WEIGHTED_SUM_KERNEL, hasKernel } from './blas/index.js';
 
 /**
  * Per-row loss of one head, from logits: softmax cross-entropy (classification), sigmoid

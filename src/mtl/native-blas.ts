@@ -25,15 +25,15 @@ let cached: NativeBlasLoad | undefined;
 /**
  * Loads the optional native BLAS addon (native/build/mtl_blas.node, built by `npm run build:native`
  * at install time), or says why it could not: not built (no compiler or no libopenblas-dev at
- * install), or not loadable (e.g. libopenblas missing at run time). `MTL_BLAS_ADDON` names another
- * file. Loaded once per process.
+ * install), or not loadable (e.g. libopenblas missing at run time). `addonPath` names another
+ * file (MTL_BLAS_ADDON). Loaded once per process: the first call's path holds.
  */
-export function loadNativeBlas(): NativeBlasLoad {
+export function loadNativeBlas(addonPath?: string): NativeBlasLoad {
   if (cached) return cached;
   const here = dirname(fileURLToPath(import.meta.url));
   // src/mtl (tsx) or dist/src/mtl (built): the addon lives in <repo>/native/build.
-  const candidates = process.env.MTL_BLAS_ADDON
-    ? [process.env.MTL_BLAS_ADDON]
+  const candidates = addonPath
+    ? [addonPath]
     : [join(here, '..', '..', 'native', 'build', 'mtl_blas.node'), join(here, '..', '..', '..', 'native', 'build', 'mtl_blas.node')];
   const path = candidates.find((p) => existsSync(p));
   if (!path) {

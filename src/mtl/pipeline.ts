@@ -29,6 +29,8 @@ export interface TrainOnRowsHooks {
   checkpointEvery?: number;
   /** Aborting stops training within one step (TrainingStopped). */
   signal?: AbortSignal;
+  /** The trainer's fused path (default true; see TrainArgs.fused), for the model and its baselines. */
+  fused?: boolean;
 }
 
 const FEW_LABELS = 20;
@@ -71,8 +73,9 @@ export async function trainOnRows(spec: ResolvedSpec, input: Row[] | RowSource, 
       onCheckpoint: hooks.onCheckpoint,
       checkpointEvery: hooks.checkpointEvery,
       signal: hooks.signal,
+      fused: hooks.fused,
     });
-    const baselines = spec.training.baselines ? await trainBaselines(spec, rows, result, { onLog: hooks.onLog, signal: hooks.signal }) : null;
+    const baselines = spec.training.baselines ? await trainBaselines(spec, rows, result, { onLog: hooks.onLog, signal: hooks.signal, fused: hooks.fused }) : null;
     return { model, preprocessing, result, baselines, rows: { train: train.rows, validation: validation?.rows ?? 0 }, warnings };
   } catch (err) {
     disposeModel(model);
@@ -95,7 +98,7 @@ async function trainBaselines(spec: ResolvedSpec, rows: RowSource, mtl: TrainRes
       lossWeighting: { strategy: 'static' },
       training: { ...spec.training, baselines: false, affinity: false, monitor: typeof spec.training.monitor === 'object' ? { task: task.name } : spec.training.monitor },
     };
-    const trained = await trainOnRows(single, rows, { signal: hooks.signal });
+    const trained = await trainOnRows(single, rows, { signal: hooks.signal, fused: hooks.fused });
     stl[task.name] = (trained.result.validationMetrics ?? trained.result.trainMetrics)[task.name];
     disposeModel(trained.model);
   }

@@ -9,7 +9,7 @@ import { createLossWeighting, type LossWeighting, type LossWeightingState } from
 import { TaskAffinityMeter, type TaskAffinity } from './task-affinity.js';
 import { createAdam } from './fused-adam.js';
 import { compileFusedForward } from './fused-forward.js';
-import { hasKernel, MASKED_LOSS_KERNEL } from './blas-backend.js';
+import { hasKernel, MASKED_LOSS_KERNEL } from './blas/index.js';
 import { gatherBatch, trainStep, type StepContext, type TrainTensors } from './training-step.js';
 
 export interface TaskEpochMetrics {
@@ -82,7 +82,7 @@ export interface TrainArgs {
   /** Static loss weight per task, in head order. */
   weights: number[];
   lossWeighting: ResolvedLossWeighting;
-  /** The fused path on the blas backend (each Dense layer and each task's masked loss as one kernel; same values). Default true; false runs the stock ops, to compare. */
+  /** The fused path on the blas backend (each Dense layer and each task's masked loss as one kernel; same values). Default true; false (MTL_FUSED=0) runs the stock ops, to compare. */
   fused?: boolean;
   onEpoch?: (report: EpochReport) => void | Promise<void>;
   /** Continue from this checkpoint instead of epoch 0. */

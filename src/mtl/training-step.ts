@@ -4,7 +4,7 @@ import { fusedMaskedLoss, maskedLossParts, maskedMean } from './losses.js';
 import type { LossWeighting, TaskGradients } from './loss-weighting/index.js';
 import type { TaskAffinityMeter } from './task-affinity.js';
 import type { FusedForward } from './fused-forward.js';
-import { GATHER_ROWS_KERNEL, hasKernel } from './blas-backend.js';
+import { GATHER_ROWS_KERNEL, hasKernel } from './blas/index.js';
 
 /** The training split as tensors: inputs, and every task's labels and label mask. */
 export interface TrainTensors {

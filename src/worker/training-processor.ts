@@ -19,7 +19,7 @@ process.on('disconnect', () => process.exit(1));
 
 const { config, logger, stores } = composeRoot('trainer');
 const { datasets, models, checkpoints } = stores;
-const backend = selectBackend(config.TF_BACKEND).then((b) => {
+const backend = selectBackend(config.TF_BACKEND, 'training', { blasThreads: config.MTL_BLAS_THREADS, blasAddon: config.MTL_BLAS_ADDON }).then((b) => {
   logger.info({ backend: b.name, package: b.detail }, `TensorFlow.js backend: ${b.name}`);
   return b;
 });
@@ -78,6 +78,7 @@ export default async function trainingProcessor(job: SandboxedJob<TrainingJobDat
       resume,
       signal: stop.signal,
       checkpointEvery: config.CHECKPOINT_EVERY,
+      fused: config.MTL_FUSED,
       onLog: (message, details) => log(message, details as Record<string, unknown>),
       onCheckpoint: (trainer) => checkpoints.save(jobId, { jobId, trainer } satisfies SavedCheckpoint),
       onEpoch: async (report) => {

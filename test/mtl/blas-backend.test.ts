@@ -1,7 +1,7 @@
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { BLAS_BACKEND, broadcastLoops, registerBlasBackend } from '../../src/mtl/blas-backend.js';
+import { BLAS_BACKEND, broadcastLoops, registerBlasBackend } from '../../src/mtl/blas/index.js';
 import { FusedAdamOptimizer } from '../../src/mtl/fused-adam.js';
 import { createRng } from '../../src/mtl/rng.js';
 import { randomNormals, relativeError } from '../helpers/numeric.js';

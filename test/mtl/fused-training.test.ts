@@ -1,7 +1,7 @@
-import { describe, it, before, after } from 'node:test';
+import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { BLAS_BACKEND, registerBlasBackend } from '../../src/mtl/blas-backend.js';
+import { BLAS_BACKEND, DENSE_KERNEL, MASKED_LOSS_KERNEL, registerBlasBackend } from '../../src/mtl/blas/index.js';
 import { compileFusedForward } from '../../src/mtl/fused-forward.js';
 import { fusedMaskedLoss, maskedLossParts, maskedMean, weightedSum } from '../../src/mtl/losses.js';
 import { asList, buildModel, type HeadSpec } from '../../src/mtl/model-builder.js';
@@ -53,9 +53,6 @@ function labelTensors(b: ReturnType<typeof batchFor>, rows: number) {
 describe('fused training path (blas backend) = the composed path', { skip }, () => {
   before(async () => {
     await tf.setBackend(BLAS_BACKEND);
-  });
-  after(() => {
-    delete process.env.MTL_FUSED;
   });
 
   for (const [activation, headLayers] of [['relu', [8]], ['tanh', [8]], ['elu', [8]], ['relu', []]] as const) {
@@ -177,5 +174,28 @@ describe('fused training path (blas backend) = the composed path', { skip }, () 
     });
     disposeModel(fused.model);
     assert.equal(tf.memory().numTensors, before);
+  });
+
+  it('fused: false (MTL_FUSED=false) trains with the stock ops on the blas backend', async () => {
+    const { rows, summary } = loadDigits();
+    const spec = resolveSpec({ datasetId: 'digits', features: PIXELS.map((name) => ({ name })), tasks: [{ name: 'digit', type: 'classification' }], architecture: { sharedLayers: [16] }, training: { epochs: 1, batchSize: 64, earlyStopping: false } }, summary);
+    await tf.setBackend(BLAS_BACKEND);
+    const calls: Record<string, number> = { [DENSE_KERNEL]: 0, [MASKED_LOSS_KERNEL]: 0 };
+    const kernels = Object.keys(calls).map((name) => tf.getKernel(name, BLAS_BACKEND)!);
+    for (const k of kernels) {
+      tf.unregisterKernel(k.kernelName, BLAS_BACKEND);
+      tf.registerKernel({ ...k, kernelFunc: (args) => (calls[k.kernelName]++, k.kernelFunc(args)) });
+    }
+    try {
+      disposeModel((await trainOnRows(spec, rows.slice(0, 300), { fused: false })).model);
+      assert.deepEqual(calls, { [DENSE_KERNEL]: 0, [MASKED_LOSS_KERNEL]: 0 });
+      disposeModel((await trainOnRows(spec, rows.slice(0, 300))).model);
+      assert.ok(calls[DENSE_KERNEL] > 0 && calls[MASKED_LOSS_KERNEL] > 0, `the fused kernels run by default: ${JSON.stringify(calls)}`);
+    } finally {
+      for (const k of kernels) {
+        tf.unregisterKernel(k.kernelName, BLAS_BACKEND);
+        tf.registerKernel(k);
+      }
+    }
   });
 });
