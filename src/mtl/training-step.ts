@@ -82,13 +82,14 @@ export function trainStep(ctx: StepContext, batch: Batch, affinity: TaskAffinity
   let stats: tf.Tensor1D | null = null;
   const { grads } = tf.variableGrads(() => {
     const { parts, means } = taskLosses(ctx, batch);
-    let total = weighting.combine(means);
+    let total = weighting.combine(means, ctx.rng);
     stats = tf.keep(tf.stack([...parts.map((p) => p.sum), ...parts.map((p) => p.count), total]) as tf.Tensor1D);
     if (model.regularization) total = tf.add(total, model.regularization());
     return total;
   }, ctx.allVariables);
   if (perTask && weighting.combineGradients) replaceSharedGradients(ctx, grads, perTask, weighting.combineGradients(perTask, ctx.rng));
   ctx.optimizer.applyGradients(grads);
+  weighting.afterStep?.(() => tf.tidy(() => Array.from(tf.stack(taskLosses(ctx, batch).means).dataSync())));
   return stats!;
 }
 
