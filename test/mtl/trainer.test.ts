@@ -137,7 +137,7 @@ describe('checkpoints, resume and stopping', () => {
   const { rows, summary } = loadDigits();
   const subset = rows.slice(0, 400);
 
-  for (const strategy of ['static', 'uncertainty', 'gradnorm'] as const) {
+  for (const strategy of ['static', 'uncertainty', 'gradnorm', 'nash-mtl', 'famo', 'rlw', 'db-mtl'] as const) {
     it(`a run resumed from a checkpoint repeats the uninterrupted run exactly (${strategy})`, async () => {
       const spec = resolveSpec({ datasetId: 'digits', features, tasks: fourTasks, architecture: { sharedLayers: [16] }, lossWeighting: { strategy }, training: { epochs: 4, earlyStopping: false } }, summary);
       const whole = await trainOnRows(spec, subset);
