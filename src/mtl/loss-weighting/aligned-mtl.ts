@@ -1,7 +1,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import { Type } from '@sinclair/typebox';
 import { variantSchema, type VariantOf } from '../spec-variants.js';
-import { combineTaskGradients, gramMatrix, StepWeights, type LossWeightingMethod, type TaskGradients } from './loss-weighting.js';
+import { combineRows, gramMatrix, StepWeights, withTaskMatrix, type LossWeightingMethod, type TaskGradients } from './loss-weighting.js';
 
 export const AlignedMtlSchema = variantSchema(
   'strategy',
@@ -33,9 +33,11 @@ export class AlignedMtl extends StepWeights {
   }
 
   combineGradients({ flat }: TaskGradients): tf.Tensor1D {
-    const alpha = alignedWeights(gramMatrix(flat, this.base), this.scale);
-    this.report(alpha);
-    return combineTaskGradients(flat, alpha.map((a, t) => a * this.base[t]));
+    return withTaskMatrix(flat, (g) => {
+      const alpha = alignedWeights(gramMatrix(g, this.base), this.scale);
+      this.report(alpha);
+      return combineRows(g, alpha.map((a, t) => a * this.base[t]));
+    });
   }
 }
 

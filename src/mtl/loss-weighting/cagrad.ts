@@ -1,7 +1,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import { Type } from '@sinclair/typebox';
 import { variantSchema, type VariantOf } from '../spec-variants.js';
-import { combineTaskGradients, gramMatrix, solveOnActiveTasks, StepWeights, type LossWeightingMethod, type TaskGradients } from './loss-weighting.js';
+import { combineRows, gramMatrix, solveOnActiveTasks, StepWeights, withTaskMatrix, type LossWeightingMethod, type TaskGradients } from './loss-weighting.js';
 
 export const CaGradSchema = variantSchema(
   'strategy',
@@ -28,10 +28,11 @@ export class CaGrad extends StepWeights {
   }
 
   combineGradients({ flat }: TaskGradients): tf.Tensor1D {
-    const gram = gramMatrix(flat, this.base);
-    const coefficients = solveOnActiveTasks(gram, (g) => cagradCoefficients(g, this.c, this.rescale));
-    this.report(coefficients);
-    return combineTaskGradients(flat, coefficients.map((k, t) => k * this.base[t]));
+    return withTaskMatrix(flat, (g) => {
+      const coefficients = solveOnActiveTasks(gramMatrix(g, this.base), (gram) => cagradCoefficients(gram, this.c, this.rescale));
+      this.report(coefficients);
+      return combineRows(g, coefficients.map((k, t) => k * this.base[t]));
+    });
   }
 }
 

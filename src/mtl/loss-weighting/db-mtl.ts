@@ -26,7 +26,8 @@ const EPS = 1e-8;
  */
 export class DbMtl extends StepWeights {
   override readonly needsTaskGradients = true;
-  private buffers: tf.Tensor1D[] | null = null;
+  /** The moving averages, a row per task. */
+  private averages: tf.Tensor2D | null = null;
   private step = 0;
 
   constructor(base: number[], private readonly beta: number, private readonly betaSigma: number) {
@@ -40,43 +41,52 @@ export class DbMtl extends StepWeights {
   combineGradients({ flat }: TaskGradients): tf.Tensor1D {
     this.step++;
     const beta = this.beta / this.step ** this.betaSigma;
-    const previous = this.buffers;
-    const next = flat.map((g, t) =>
-      tf.keep(tf.tidy(() => {
-        const logGrad = tf.mul(g, this.current[t]);
-        return (previous ? tf.add(tf.mul(logGrad, 1 - beta), tf.mul(previous[t], beta)) : tf.mul(logGrad, 1 - beta)) as tf.Tensor1D;
-      })),
+    const T = flat.length;
+    const previous = this.averages;
+    // (1 − β_k)·diag(w_t / L_t)·G + β_k·previous: the rows of G scaled in one BLAS product.
+    const next = tf.keep(
+      tf.tidy(() => {
+        const scale = tf.tensor2d(Array.from({ length: T * T }, (_, k) => (k % (T + 1) === 0 ? (1 - beta) * this.current[k / (T + 1)] : 0)), [T, T]);
+        const logGradients = tf.matMul(scale, tf.stack(flat) as tf.Tensor2D);
+        return previous ? tf.add(logGradients, tf.mul(previous, beta)) : logGradients;
+      }) as tf.Tensor2D,
     );
-    if (previous) tf.dispose(previous);
-    this.buffers = next;
-    const norms = tf.tidy(() => tf.norm(tf.stack(next), 'euclidean', 1).dataSync());
+    if (previous) previous.dispose();
+    this.averages = next;
+    const gram = tf.tidy(() => tf.matMul(next, next, false, true).dataSync());
+    const norms = Array.from({ length: T }, (_, t) => Math.sqrt(Math.max(gram[t * (T + 1)], 0)));
     const largest = Math.max(...norms);
-    const alpha = Array.from(norms, (n) => largest / (n + EPS));
+    const alpha = norms.map((n) => largest / (n + EPS));
     this.report(alpha);
-    return tf.tidy(() => tf.addN(next.map((b, t) => tf.mul(b, alpha[t]))) as tf.Tensor1D);
+    return tf.tidy(() => tf.matMul(tf.tensor2d(alpha, [1, T]), next).reshape([-1]) as tf.Tensor1D);
   }
 
   override getState(): LossWeightingState {
-    return {
-      current: [...this.current],
-      step: this.step,
+    const state: LossWeightingState = { current: [...this.current], step: this.step };
+    if (this.averages) {
+      const [T, P] = this.averages.shape;
+      const values = this.averages.dataSync() as Float32Array;
       // copies: the cpu-based backends hand out a tensor's own buffer
-      buffers: this.buffers?.map((b) => Float32Array.from(b.dataSync() as Float32Array)),
-    };
+      state.buffers = Array.from({ length: T }, (_, t) => values.slice(t * P, (t + 1) * P));
+    }
+    return state;
   }
 
   override setState(state: LossWeightingState): void {
     super.setState(state);
     if (state.step !== undefined) this.step = state.step;
-    if (state.buffers) {
-      if (this.buffers) tf.dispose(this.buffers);
-      this.buffers = state.buffers.map((b) => tf.keep(tf.tensor1d(b.slice())));
+    if (state.buffers && state.buffers.length > 0) {
+      this.averages?.dispose();
+      const P = state.buffers[0].length;
+      const values = new Float32Array(state.buffers.length * P);
+      state.buffers.forEach((b, t) => values.set(b, t * P));
+      this.averages = tf.keep(tf.tensor2d(values, [state.buffers.length, P]));
     }
   }
 
   override dispose(): void {
-    if (this.buffers) tf.dispose(this.buffers);
-    this.buffers = null;
+    this.averages?.dispose();
+    this.averages = null;
   }
 }
 

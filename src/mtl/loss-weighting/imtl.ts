@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
 import { variantSchema, type VariantOf } from '../spec-variants.js';
-import { combineTaskGradients, gramMatrix, solveLinear, solveOnActiveTasks, StepWeights, type LossWeightingMethod, type TaskGradients } from './loss-weighting.js';
+import { combineRows, gramMatrix, solveLinear, solveOnActiveTasks, StepWeights, withTaskMatrix, type LossWeightingMethod, type TaskGradients } from './loss-weighting.js';
 
 export const ImtlSchema = variantSchema('strategy', 'imtl', {}, 'Impartial MTL, gradient part (IMTL-G, Liu 2021).');
 
@@ -16,9 +16,11 @@ export class Imtl extends StepWeights {
   override readonly needsTaskGradients = true;
 
   combineGradients({ flat }: TaskGradients): tf.Tensor1D {
-    const alpha = solveOnActiveTasks(gramMatrix(flat, this.base), imtlWeights);
-    this.report(alpha);
-    return combineTaskGradients(flat, alpha.map((a, t) => a * this.base[t]));
+    return withTaskMatrix(flat, (g) => {
+      const alpha = solveOnActiveTasks(gramMatrix(g, this.base), imtlWeights);
+      this.report(alpha);
+      return combineRows(g, alpha.map((a, t) => a * this.base[t]));
+    });
   }
 }
 

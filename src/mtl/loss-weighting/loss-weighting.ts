@@ -161,19 +161,29 @@ export abstract class StepWeights extends FixedWeights {
   }
 }
 
-/** The tasks' gradients' Gram matrix G Gᵀ (T×T, as numbers) with G's rows scaled by `scale` (the static weights). */
-export function gramMatrix(flat: tf.Tensor1D[], scale: number[]): number[][] {
-  const T = flat.length;
-  const values = tf.tidy(() => {
-    const g = tf.stack(flat) as tf.Tensor2D;
-    return tf.matMul(g, g, false, true).dataSync();
-  });
+/**
+ * Runs `use` with the task gradients stacked as one matrix G (a row per task, one copy), and frees
+ * G after: the Gram matrix and the combination Σ k_t g_t are then one BLAS product each.
+ */
+export function withTaskMatrix<R>(flat: tf.Tensor1D[], use: (g: tf.Tensor2D) => R): R {
+  const g = tf.stack(flat) as tf.Tensor2D;
+  try {
+    return use(g);
+  } finally {
+    g.dispose();
+  }
+}
+
+/** The Gram matrix G Gᵀ (T×T, as numbers) of the task gradient matrix, with G's rows scaled by `scale` (the static weights). */
+export function gramMatrix(g: tf.Tensor2D, scale: number[]): number[][] {
+  const T = g.shape[0];
+  const values = tf.tidy(() => tf.matMul(g, g, false, true).dataSync());
   return Array.from({ length: T }, (_, i) => Array.from({ length: T }, (_, j) => values[i * T + j] * scale[i] * scale[j]));
 }
 
-/** Σ_t coefficients_t · g_t over the flat task gradients. */
-export function combineTaskGradients(flat: tf.Tensor1D[], coefficients: number[]): tf.Tensor1D {
-  return tf.tidy(() => tf.addN(flat.map((g, t) => tf.mul(g, coefficients[t]))) as tf.Tensor1D);
+/** Σ_t coefficients_t · g_t over the rows of the task gradient matrix. */
+export function combineRows(g: tf.Tensor2D, coefficients: number[]): tf.Tensor1D {
+  return tf.tidy(() => tf.matMul(tf.tensor2d(coefficients, [1, coefficients.length]), g).reshape([-1]) as tf.Tensor1D);
 }
 
 /**

@@ -1,7 +1,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import { Type } from '@sinclair/typebox';
 import { variantSchema, type VariantOf } from '../spec-variants.js';
-import { combineTaskGradients, gramMatrix, solveOnActiveTasks, StepWeights, type LossWeightingMethod, type TaskGradients } from './loss-weighting.js';
+import { combineRows, gramMatrix, solveOnActiveTasks, StepWeights, withTaskMatrix, type LossWeightingMethod, type TaskGradients } from './loss-weighting.js';
 
 export const MgdaSchema = variantSchema(
   'strategy',
@@ -33,16 +33,18 @@ export class Mgda extends StepWeights {
   }
 
   combineGradients({ flat, losses }: TaskGradients): tf.Tensor1D {
-    const gram = gramMatrix(flat, this.base);
-    const norms = gram.map((row, t) => Math.sqrt(Math.max(row[t], 0)));
-    const divisor = norms.map((n, t) => {
-      const d = this.normalization === 'l2' ? n : this.normalization === 'loss' ? losses[t] : this.normalization === 'loss+' ? losses[t] * n : 1;
-      return d > 0 && Number.isFinite(d) ? d : 1;
+    return withTaskMatrix(flat, (g) => {
+      const gram = gramMatrix(g, this.base);
+      const norms = gram.map((row, t) => Math.sqrt(Math.max(row[t], 0)));
+      const divisor = norms.map((n, t) => {
+        const d = this.normalization === 'l2' ? n : this.normalization === 'loss' ? losses[t] : this.normalization === 'loss+' ? losses[t] * n : 1;
+        return d > 0 && Number.isFinite(d) ? d : 1;
+      });
+      const normalized = gram.map((row, i) => row.map((v, j) => v / (divisor[i] * divisor[j])));
+      const alpha = solveOnActiveTasks(normalized, minNormWeights);
+      this.report(alpha);
+      return combineRows(g, alpha.map((a, t) => (a * this.base[t]) / divisor[t]));
     });
-    const normalized = gram.map((row, i) => row.map((v, j) => v / (divisor[i] * divisor[j])));
-    const alpha = solveOnActiveTasks(normalized, minNormWeights);
-    this.report(alpha);
-    return combineTaskGradients(flat, alpha.map((a, t) => (a * this.base[t]) / divisor[t]));
   }
 }
 

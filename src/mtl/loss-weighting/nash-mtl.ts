@@ -1,7 +1,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import { Type } from '@sinclair/typebox';
 import { variantSchema, type VariantOf } from '../spec-variants.js';
-import { combineTaskGradients, gramMatrix, solveLinear, StepWeights, type LossWeightingMethod, type LossWeightingState, type TaskGradients } from './loss-weighting.js';
+import { combineRows, gramMatrix, solveLinear, StepWeights, withTaskMatrix, type LossWeightingMethod, type LossWeightingState, type TaskGradients } from './loss-weighting.js';
 
 export const NashMtlSchema = variantSchema(
   'strategy',
@@ -33,7 +33,7 @@ export class NashMtl extends StepWeights {
   }
 
   observe({ flat }: TaskGradients): void {
-    const gram = gramMatrix(flat, this.base);
+    const gram = withTaskMatrix(flat, (g) => gramMatrix(g, this.base));
     const frobenius = Math.sqrt(gram.flat().reduce((acc, v) => acc + v * v, 0));
     const active = gram.map((_, t) => t).filter((t) => gram[t][t] > 0);
     const alpha = this.base.map(() => 0);
@@ -52,10 +52,12 @@ export class NashMtl extends StepWeights {
 
   /** Σ α_t w_t g_t (what `combine` gives the shared weights), scaled down to norm `maxNorm` when longer. */
   combineGradients({ flat }: TaskGradients): tf.Tensor1D {
-    const gram = this.gram ?? gramMatrix(flat, this.base);
-    const norm = Math.sqrt(Math.max(this.alpha.reduce((acc, ai, i) => acc + ai * gram[i].reduce((inner, v, j) => inner + v * this.alpha[j], 0), 0), 0));
-    const clip = this.maxNorm > 0 && norm > this.maxNorm ? this.maxNorm / norm : 1;
-    return combineTaskGradients(flat, this.current.map((w) => w * clip));
+    return withTaskMatrix(flat, (g) => {
+      const gram = this.gram ?? gramMatrix(g, this.base);
+      const norm = Math.sqrt(Math.max(this.alpha.reduce((acc, ai, i) => acc + ai * gram[i].reduce((inner, v, j) => inner + v * this.alpha[j], 0), 0), 0));
+      const clip = this.maxNorm > 0 && norm > this.maxNorm ? this.maxNorm / norm : 1;
+      return combineRows(g, this.current.map((w) => w * clip));
+    });
   }
 
   override getState(): LossWeightingState {
