@@ -3,7 +3,7 @@
  * per-kernel wall-clock timers and prints kernel time per kernel name (and the slowest kernel/shape pairs).
  *
  *   npx tsx bench/train-profile.ts [--backend blas|wasm|cpu] [--n 2560] [--tasks 3] [--batch 256]
- *                                  [--architecture hard-sharing|soft-sharing|mmoe|ple] [--weighting static|uncertainty|dwa|gradnorm|pcgrad]
+ *                                  [--architecture hard-sharing|soft-sharing|mmoe|ple] [--weighting <strategy>]
  *
  * Kernel times are wall time around each kernel call (the CPU backends are synchronous; nested calls
  * count once), so the gap to the step time is tfjs's own bookkeeping (tape, tidy, tensor creation)

@@ -20,6 +20,13 @@
  * per-epoch numbers (tensor count after each epoch: it must stay flat). --cpu-prof writes a V8 CPU
  * profile of the epochs after the first (open it in Chrome DevTools). MTL_FUSED, MTL_BLAS_THREADS
  * and MTL_BLAS_ADDON come from the environment, as for the worker (src/config.ts).
+ *
+ *   npm run bench:train -- --weighting <strategy>[,<strategy>…]|all [--repeat 3] [--json]
+ *
+ * compares loss-weighting strategies instead: the same model and data trained once per strategy
+ * (`static` first, as the baseline, then each in turn, `--repeat` rounds), and prints per strategy
+ * the training step's wall time (the median over the rounds of the epochs after the first), its CPU
+ * time per step (evaluation included) and both relative to `static` in the same run.
  */
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
@@ -30,7 +37,7 @@ import { ColumnInference } from '../src/mtl/column-inference.js';
 import { disposeModel, trainOnRows } from '../src/mtl/pipeline.js';
 import { forwardPass } from '../src/mtl/predictor.js';
 import { resolveSpec } from '../src/mtl/spec-resolution.js';
-import type { TaskType, TrainingSpec } from '../src/mtl/spec.js';
+import { LOSS_WEIGHTING_STRATEGIES, type LossWeightingStrategy, type TaskType, type TrainingSpec } from '../src/mtl/spec.js';
 import type { Row } from '../src/mtl/values.js';
 import { rowScanSource, type RowSource } from '../src/mtl/row-source.js';
 import { median, roundTo } from './lib/stats.js';
@@ -47,6 +54,9 @@ interface Options {
   predictBatch: number;
   inputs: number;
   cpuProf?: string;
+  /** Compare these loss-weighting strategies ('all': every one) instead of the one static run. */
+  weighting?: string;
+  repeat?: number;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -73,6 +83,8 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--predict-batch') o.predictBatch = Number(next());
     else if (a === '--inputs') o.inputs = Number(next());
     else if (a === '--cpu-prof') o.cpuProf = next();
+    else if (a === '--weighting') o.weighting = next();
+    else if (a === '--repeat') o.repeat = Number(next());
     else throw new Error(`unknown option ${a}`);
   }
   return o;
@@ -145,15 +157,8 @@ async function main(): Promise<void> {
   let inference: ColumnInference | undefined;
   await rows.scan((r) => (inference ??= new ColumnInference(Object.keys(r))).add(r));
   const summary = { id: 'synthetic', name: 'synthetic', rows: rows.count, columns: inference!.columns() };
-  const spec: TrainingSpec = {
-    datasetId: 'synthetic',
-    features: Array.from({ length: o.inputs }, (_, j) => ({ name: `f${j}`, type: 'numeric' as const })),
-    tasks: kinds.map((type, i) => ({ name: `task${i}`, type })),
-    architecture: { type: 'hard-sharing', sharedLayers: o.shared, headLayers: [], activation: 'relu' },
-    lossWeighting: { strategy: 'static' },
-    training: { epochs: o.epochs, batchSize: o.batch, learningRate: 1e-3, validationSplit: 0, earlyStopping: false, affinity: o.affinity, seed: 42 },
-  };
-  const resolved = resolveSpec(spec, summary);
+  if (o.weighting) return compareWeightings(o, kinds, rows, summary, backend.name);
+  const resolved = resolveSpec(benchSpec(o, kinds, 'static'), summary);
 
   const tensorsBefore = tf.memory().numTensors;
   const tensorsPerEpoch: number[] = [];
@@ -244,6 +249,77 @@ async function main(): Promise<void> {
   };
   if (o.json) console.log(JSON.stringify(result));
   else console.log(result);
+}
+
+/** The reference model's spec with the given loss weighting. */
+function benchSpec(o: Options, kinds: TaskType[], strategy: LossWeightingStrategy): TrainingSpec {
+  return {
+    datasetId: 'synthetic',
+    features: Array.from({ length: o.inputs }, (_, j) => ({ name: `f${j}`, type: 'numeric' as const })),
+    tasks: kinds.map((type, i) => ({ name: `task${i}`, type })),
+    architecture: { type: 'hard-sharing', sharedLayers: o.shared, headLayers: [], activation: 'relu' },
+    lossWeighting: { strategy },
+    training: { epochs: o.epochs, batchSize: o.batch, learningRate: 1e-3, validationSplit: 0, earlyStopping: false, affinity: o.affinity, seed: 42 },
+  };
+}
+
+/**
+ * --weighting: one training per strategy and round on the same rows, static first; the step's wall
+ * time (epochs after the first) and CPU time per step, each relative to static's in this run.
+ */
+async function compareWeightings(o: Options, kinds: TaskType[], rows: RowSource, summary: Parameters<typeof resolveSpec>[1], backend: string): Promise<void> {
+  const asked = o.weighting === 'all' ? LOSS_WEIGHTING_STRATEGIES : (o.weighting!.split(',') as LossWeightingStrategy[]);
+  const unknown = asked.filter((s) => !LOSS_WEIGHTING_STRATEGIES.includes(s));
+  if (unknown.length > 0) throw new Error(`unknown strategy ${unknown.join(', ')}; one of ${LOSS_WEIGHTING_STRATEGIES.join(', ')} or all`);
+  const strategies = ['static' as const, ...asked.filter((s) => s !== 'static')];
+  const runs = new Map<string, { ms: number[]; cpuMs: number[]; leaked: number; loss: number }>();
+  for (let round = 0; round < (o.repeat ?? 1); round++) {
+    for (const strategy of strategies) {
+      const before = tf.memory().numTensors;
+      const cpuAtEpoch: number[] = [];
+      const trained = await trainOnRows(resolveSpec(benchSpec(o, kinds, strategy), summary), rows, {
+        onEpoch: () => {
+          const cpu = process.cpuUsage();
+          cpuAtEpoch.push((cpu.user + cpu.system) / 1000);
+        },
+      });
+      const h = trained.result.history;
+      const warm = h.length > 1 ? h.slice(1) : h;
+      const steps = Math.ceil(trained.rows.train / o.batch);
+      disposeModel(trained.model);
+      const run = runs.get(strategy) ?? { ms: [], cpuMs: [], leaked: 0, loss: 0 };
+      run.ms.push(warm.reduce((a, e) => a + e.durationMs, 0) / (warm.length * steps));
+      if (cpuAtEpoch.length > 1) run.cpuMs.push((cpuAtEpoch.at(-1)! - cpuAtEpoch[0]) / ((cpuAtEpoch.length - 1) * steps));
+      run.leaked = Math.max(run.leaked, tf.memory().numTensors - before);
+      run.loss = h.at(-1)!.loss;
+      runs.set(strategy, run);
+    }
+  }
+  const base = runs.get('static')!;
+  const table = strategies.map((strategy) => {
+    const r = runs.get(strategy)!;
+    const ms = median(r.ms);
+    const cpuMs = median(r.cpuMs);
+    return {
+      strategy,
+      msPerStep: roundTo(ms, 3),
+      timesStatic: roundTo(ms / median(base.ms), 2),
+      cpuMsPerStep: roundTo(cpuMs, 3),
+      cpuTimesStatic: roundTo(cpuMs / median(base.cpuMs), 2),
+      tensorsLeaked: r.leaked,
+      lastEpochLoss: roundTo(r.loss, 4),
+    };
+  });
+  const head = { engine: 'mtl-service', backend, n: o.n, batch: o.batch, epochs: o.epochs, tasks: o.tasks, shared: o.shared, repeat: o.repeat ?? 1 };
+  if (o.json) {
+    console.log(JSON.stringify({ ...head, weightings: table }));
+    return;
+  }
+  console.log(`loss weighting step cost: ${JSON.stringify(head)}`);
+  console.log(`${'strategy'.padEnd(12)} ${'ms/step'.padStart(9)} ${'× static'.padStart(9)} ${'cpu ms/step'.padStart(12)} ${'× static'.padStart(9)}  leaked`);
+  for (const r of table) {
+    console.log(`${r.strategy.padEnd(12)} ${r.msPerStep.toFixed(2).padStart(9)} ${r.timesStatic.toFixed(2).padStart(9)} ${r.cpuMsPerStep.toFixed(2).padStart(12)} ${r.cpuTimesStatic.toFixed(2).padStart(9)}  ${r.tensorsLeaked}`);
+  }
 }
 
 main().catch((err) => {

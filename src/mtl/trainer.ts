@@ -27,7 +27,7 @@ export interface EpochReport {
   loss: number;
   valLoss: number | null;
   tasks: Record<string, TaskEpochMetrics>;
-  /** Loss weight of each task in this epoch (as the loss-weighting strategy set it). */
+  /** Loss weight of each task in this epoch (as the loss-weighting strategy set it; the mean over the epoch's steps for strategies that set them every step). */
   weights: Record<string, number>;
   /** The value model selection watches (lower is better); see `training.monitor`. */
   monitored: number;
@@ -137,7 +137,7 @@ interface EpochRun {
   /** [loss sums per task, label counts per task, weighted loss sum] over the epoch's steps. */
   sums: Float32Array | Int32Array | Uint8Array;
   steps: number;
-  /** The loss weights the strategy set for this epoch. */
+  /** The loss weights the strategy set for this epoch (their mean over its steps where they change every step). */
   weights: number[];
   durationMs: number;
 }
@@ -229,7 +229,7 @@ class TrainingRun {
     const rng = createRng(options.seed * 7919 + epoch);
     this.ctx.rng = rng;
     this.weighting.startEpoch(this.taskLossHistory);
-    const weights = this.weighting.currentWeights();
+    const startWeights = this.weighting.currentWeights();
     const started = performance.now();
     const order = shuffledIndices(train.rows, rng);
     let totals = tf.keep(tf.zeros([2 * T + 1]));
@@ -254,6 +254,8 @@ class TrainingRun {
     }
     const sums = totals.dataSync();
     totals.dispose();
+    // Strategies that set weights every step report the epoch's mean; the others the weights it started with.
+    const weights = this.weighting.epochWeights?.() ?? startWeights;
     const durationMs = performance.now() - started;
     this.trainingTimeMs += durationMs;
     this.taskLossHistory.push(this.args.model.heads.map((_, t) => (sums[T + t] > 0 ? sums[t] / sums[T + t] : 0)));

@@ -59,15 +59,26 @@ function taskLosses(ctx: StepContext, batch: Batch) {
   return { parts, means: parts.map((p) => maskedMean(p.sum, p.count)) };
 }
 
-/** Each task's (unweighted) loss gradient on the shared variables, flattened: one backward pass per task. */
-function taskGradients(ctx: StepContext, batch: Batch): TaskGradients {
+/**
+ * Each task's (unweighted) loss gradient on the shared variables, flattened: one backward pass per
+ * task. With `rest`, also each task's gradients on the model's other variables (its head), and the
+ * first pass's loss parts [sums per task, counts per task] kept for the step's statistics.
+ */
+function taskGradients(ctx: StepContext, batch: Batch, rest = false): TaskGradients & { variables: tf.NamedTensorMap[]; parts: tf.Tensor1D | null } {
   const losses: number[] = [];
+  const variables: tf.NamedTensorMap[] = [];
+  let parts: tf.Tensor1D | null = null;
   const flat = ctx.model.heads.map((_, t) => {
-    const { value, grads } = tf.variableGrads(() => taskLosses(ctx, batch).means[t], ctx.shared);
+    const { value, grads } = tf.variableGrads(() => {
+      const step = taskLosses(ctx, batch);
+      if (rest && t === 0) parts = tf.keep(tf.stack([...step.parts.map((p) => p.sum), ...step.parts.map((p) => p.count)]) as tf.Tensor1D);
+      return step.means[t];
+    }, rest ? ctx.allVariables : ctx.shared);
     losses.push(value.dataSync()[0]);
+    variables.push(grads);
     return tf.concat(ctx.shared.map((v) => (grads[v.name] ?? tf.zerosLike(v)).reshape([-1]))) as tf.Tensor1D;
   });
-  return { flat, losses };
+  return { flat, losses, variables, parts };
 }
 
 /**
@@ -76,20 +87,62 @@ function taskGradients(ctx: StepContext, batch: Batch): TaskGradients {
  */
 export function trainStep(ctx: StepContext, batch: Batch, affinity: TaskAffinityMeter | null): tf.Tensor1D {
   const { model, weighting } = ctx;
-  const perTask = affinity || weighting.needsTaskGradients ? taskGradients(ctx, batch) : null;
+  if (weighting.needsTaskGradients && weighting.variables.length === 0 && ctx.shared.length > 0) return taskGradientStep(ctx, batch, affinity);
+  // Nothing shared (soft sharing without cross-stitch units): no task gradients to balance, Σ w_t L_t.
+  const perTask = (affinity || weighting.needsTaskGradients) && ctx.shared.length > 0 ? taskGradients(ctx, batch) : null;
   if (perTask && affinity) affinity.add(perTask.flat);
   if (perTask && weighting.needsTaskGradients) weighting.observe?.(perTask);
   let stats: tf.Tensor1D | null = null;
   const { grads } = tf.variableGrads(() => {
     const { parts, means } = taskLosses(ctx, batch);
-    let total = weighting.combine(means);
+    let total = weighting.combine(means, ctx.rng);
     stats = tf.keep(tf.stack([...parts.map((p) => p.sum), ...parts.map((p) => p.count), total]) as tf.Tensor1D);
     if (model.regularization) total = tf.add(total, model.regularization());
     return total;
   }, ctx.allVariables);
   if (perTask && weighting.combineGradients) replaceSharedGradients(ctx, grads, perTask, weighting.combineGradients(perTask, ctx.rng));
   ctx.optimizer.applyGradients(grads);
+  weighting.afterStep?.(() => tf.tidy(() => Array.from(tf.stack(taskLosses(ctx, batch).means).dataSync())));
   return stats!;
+}
+
+/**
+ * The step of a strategy that needs every task's gradient (GradNorm, PCGrad, MGDA, CAGrad, …): the
+ * per-task passes give every gradient the update needs, so there is no pass over the weighted sum.
+ * The shared variables take the strategy's combination (Σ w_t g_t when it has none), every other
+ * variable Σ w_t ∇L_t (a head only hears its own task), plus the model's regularisation.
+ */
+function taskGradientStep(ctx: StepContext, batch: Batch, affinity: TaskAffinityMeter | null): tf.Tensor1D {
+  const { model, weighting } = ctx;
+  const perTask = taskGradients(ctx, batch, true);
+  if (affinity) affinity.add(perTask.flat);
+  weighting.observe?.(perTask);
+  const total = weighting.combine(perTask.losses.map((l) => tf.scalar(l)), ctx.rng);
+  const w = weighting.currentWeights();
+  const combined = weighting.combineGradients
+    ? weighting.combineGradients(perTask, ctx.rng)
+    : tf.tidy(() => tf.matMul(tf.tensor2d(w, [1, w.length]), tf.stack(perTask.flat) as tf.Tensor2D).reshape([-1]) as tf.Tensor1D);
+  const grads: tf.NamedTensorMap = {};
+  let offset = 0;
+  for (const v of ctx.shared) {
+    grads[v.name] = combined.slice(offset, v.size).reshape(v.shape);
+    offset += v.size;
+  }
+  const shared = new Set(ctx.shared.map((v) => v.name));
+  for (const v of ctx.allVariables) {
+    if (shared.has(v.name)) continue;
+    const parts = perTask.variables.flatMap((g, t) => (g[v.name] && w[t] !== 0 ? [tf.mul(g[v.name], w[t])] : []));
+    if (parts.length > 0) grads[v.name] = parts.length === 1 ? parts[0] : tf.addN(parts);
+  }
+  if (model.regularization) {
+    const { grads: penalty } = tf.variableGrads(() => model.regularization!(), ctx.allVariables);
+    for (const [name, g] of Object.entries(penalty)) grads[name] = grads[name] ? tf.add(grads[name], g) : g;
+  }
+  ctx.optimizer.applyGradients(grads);
+  weighting.afterStep?.(() => tf.tidy(() => Array.from(tf.stack(taskLosses(ctx, batch).means).dataSync())));
+  const stats = tf.concat([perTask.parts!, total.reshape([1])]) as tf.Tensor1D;
+  perTask.parts!.dispose(); // kept out of its pass's scope for this
+  return stats;
 }
 
 /**

@@ -44,6 +44,9 @@ describe('jobs API', () => {
       [{ datasetId, tasks: [{ name: 'bad name!', type: 'binary' }] }, '/tasks/0/name'],
       [{ datasetId, tasks: [{ name: 'label', type: 'binary' }], surprise: 1 }, '/surprise'],
       [{ datasetId, tasks: [{ name: 'label', type: 'binary' }], architecture: { sharedLayers: [-1] } }, '/architecture/sharedLayers/0'],
+      [{ datasetId, tasks: [{ name: 'label', type: 'binary' }], lossWeighting: { strategy: 'cagrad', c: 1 } }, '/lossWeighting/c'],
+      [{ datasetId, tasks: [{ name: 'label', type: 'binary' }], lossWeighting: { strategy: 'mgda', normalization: 'l3' } }, '/lossWeighting/normalization'],
+      [{ datasetId, tasks: [{ name: 'label', type: 'binary' }], lossWeighting: { strategy: 'mtl-magic' } }, '/lossWeighting/strategy'],
     ];
     for (const [body, pointer] of cases) {
       const res = await post(body);
@@ -72,6 +75,7 @@ describe('jobs API', () => {
       [{ datasetId, features: [{ name: 'ghost' }], tasks: [{ name: 'flag', type: 'binary' }] }, '/features/0/name', /no column 'ghost'/],
       [{ datasetId: '00000000-0000-4000-8000-000000000000', tasks: [{ name: 'flag', type: 'binary' }] }, '/datasetId', /no dataset/],
       [{ datasetId: '../../etc/passwd', tasks: [{ name: 'flag', type: 'binary' }] }, '/datasetId', /no dataset/],
+      [{ datasetId, tasks: [{ name: 'flag', type: 'binary' }], lossWeighting: { strategy: 'cagrad', normalization: 'l2' } }, '/lossWeighting/normalization', /does not apply to the cagrad strategy; it takes c, rescale/],
     ];
     for (const [body, pointer, detail] of cases) {
       const res = await post(body);

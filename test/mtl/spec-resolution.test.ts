@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { ColumnInference } from '../../src/mtl/column-inference.js';
 import { resolveSpec } from '../../src/mtl/spec-resolution.js';
 import { SpecError } from '../../src/mtl/spec-error.js';
+import type { TrainingSpec } from '../../src/mtl/spec.js';
 
 const inference = new ColumnInference();
 for (const r of [
@@ -100,5 +101,33 @@ describe('spec resolution', () => {
     assert.match(errors.find((e) => e.pointer === '/lossWeighting/alpha')!.detail, /does not apply to the dwa strategy; it takes temperature/);
     // the architecture's own check (experts need a layer) once the fields are right
     assert.deepEqual(errorsOf(() => resolveSpec({ ...base, architecture: { type: 'mmoe', expertLayers: [] } }, dataset)).map((e) => e.pointer), ['/architecture/expertLayers']);
+  });
+
+  it('the gradient-based and loss-based strategies: the papers\' defaults; a value out of range names its field', () => {
+    const base = { datasetId: 'd', tasks: [{ name: 'label', type: 'classification' as const }] };
+    const resolved = (lossWeighting: TrainingSpec['lossWeighting']) => resolveSpec({ ...base, lossWeighting }, dataset).lossWeighting;
+    assert.deepEqual(resolved({ strategy: 'mgda' }), { strategy: 'mgda', normalization: 'none' });
+    assert.deepEqual(resolved({ strategy: 'cagrad' }), { strategy: 'cagrad', c: 0.5, rescale: 1 });
+    assert.deepEqual(resolved({ strategy: 'imtl' }), { strategy: 'imtl' });
+    assert.deepEqual(resolved({ strategy: 'nash-mtl' }), { strategy: 'nash-mtl', maxNorm: 1, iterations: 20 });
+    assert.deepEqual(resolved({ strategy: 'famo' }), { strategy: 'famo', weightLearningRate: 0.025, weightDecay: 0.01 });
+    assert.deepEqual(resolved({ strategy: 'aligned-mtl' }), { strategy: 'aligned-mtl', scale: 'min' });
+    assert.deepEqual(resolved({ strategy: 'rlw' }), { strategy: 'rlw' });
+    assert.deepEqual(resolved({ strategy: 'db-mtl' }), { strategy: 'db-mtl', beta: 0.9, betaSigma: 0 });
+    assert.deepEqual(resolved({ strategy: 'mgda', normalization: 'loss+' }), { strategy: 'mgda', normalization: 'loss+' });
+    const cases: [TrainingSpec['lossWeighting'], string][] = [
+      [{ strategy: 'cagrad', c: 1 }, '/lossWeighting/c'],
+      [{ strategy: 'cagrad', rescale: 3 }, '/lossWeighting/rescale'],
+      [{ strategy: 'mgda', normalization: 'l3' as 'l2' }, '/lossWeighting/normalization'],
+      [{ strategy: 'nash-mtl', iterations: 0 }, '/lossWeighting/iterations'],
+      [{ strategy: 'nash-mtl', maxNorm: -1 }, '/lossWeighting/maxNorm'],
+      [{ strategy: 'famo', weightLearningRate: 0 }, '/lossWeighting/weightLearningRate'],
+      [{ strategy: 'aligned-mtl', scale: 'max' as 'min' }, '/lossWeighting/scale'],
+      [{ strategy: 'db-mtl', beta: 1 }, '/lossWeighting/beta'],
+      [{ strategy: 'db-mtl', c: 0.5 }, '/lossWeighting/c'],
+    ];
+    for (const [lossWeighting, pointer] of cases) {
+      assert.deepEqual(errorsOf(() => resolveSpec({ ...base, lossWeighting }, dataset)).map((e) => e.pointer), [pointer], JSON.stringify(lossWeighting));
+    }
   });
 });

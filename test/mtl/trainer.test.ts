@@ -137,7 +137,7 @@ describe('checkpoints, resume and stopping', () => {
   const { rows, summary } = loadDigits();
   const subset = rows.slice(0, 400);
 
-  for (const strategy of ['static', 'uncertainty', 'gradnorm'] as const) {
+  for (const strategy of ['static', 'uncertainty', 'gradnorm', 'nash-mtl', 'famo', 'rlw', 'db-mtl'] as const) {
     it(`a run resumed from a checkpoint repeats the uninterrupted run exactly (${strategy})`, async () => {
       // Resumed after epoch 3 = 21 Adam steps (7 a epoch): there β₁²² recomputed as a power differs in
       // float32 from the product the optimizer accumulated, so Adam's β powers must be restored as saved.

@@ -5,7 +5,7 @@ import { add, fill, ago, bytes, card, h, num, parseJsonInput, problemBox, shortI
 const NAME_RE = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
 const TASK_TYPES = ['classification', 'binary', 'multilabel', 'regression'];
 const ARCHITECTURES = ['hard-sharing', 'soft-sharing', 'mmoe', 'ple'];
-const STRATEGIES = ['static', 'uncertainty', 'dwa', 'gradnorm', 'pcgrad'];
+const STRATEGIES = ['static', 'uncertainty', 'dwa', 'gradnorm', 'pcgrad', 'mgda', 'cagrad', 'imtl', 'nash-mtl', 'famo', 'aligned-mtl', 'rlw', 'db-mtl'];
 
 /** A valid task/model name from any column or file name. */
 export function safeName(s, fallback = 'task') {

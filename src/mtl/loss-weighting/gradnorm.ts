@@ -1,7 +1,6 @@
-import * as tf from '@tensorflow/tfjs';
 import { Type } from '@sinclair/typebox';
 import { variantSchema, type VariantOf } from '../spec-variants.js';
-import { FixedWeights, type LossWeightingMethod, type LossWeightingState, type TaskGradients } from './loss-weighting.js';
+import { FixedWeights, gramMatrix, withTaskMatrix, type LossWeightingMethod, type LossWeightingState, type TaskGradients } from './loss-weighting.js';
 
 export const GradNormSchema = variantSchema(
   'strategy',
@@ -36,7 +35,9 @@ export class GradNormWeights extends FixedWeights {
   }
 
   observe({ flat, losses }: TaskGradients): void {
-    const norms = tf.tidy(() => flat.map((g) => tf.norm(g).dataSync()[0]));
+    // From the Gram matrix's diagonal: one product instead of a norm (pow, abs, sum) per task.
+    const gram = withTaskMatrix(flat, (g) => gramMatrix(g, flat.map(() => 1)));
+    const norms = gram.map((row, t) => Math.sqrt(Math.max(row[t], 0)));
     this.update(losses, norms);
   }
 

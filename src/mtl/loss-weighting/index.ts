@@ -4,6 +4,14 @@ import { uncertainty } from './uncertainty.js';
 import { dwa } from './dwa.js';
 import { gradnorm } from './gradnorm.js';
 import { pcgrad } from './pcgrad.js';
+import { mgda } from './mgda.js';
+import { cagrad } from './cagrad.js';
+import { imtl } from './imtl.js';
+import { nashMtl } from './nash-mtl.js';
+import { famo } from './famo.js';
+import { alignedMtl } from './aligned-mtl.js';
+import { rlw } from './rlw.js';
+import { dbMtl } from './db-mtl.js';
 
 /** Every loss-weighting strategy, by its spec `strategy`. A new one is one file behind `LossWeightingMethod` and one line here. */
 export const LOSS_WEIGHTINGS = {
@@ -12,6 +20,14 @@ export const LOSS_WEIGHTINGS = {
   dwa,
   gradnorm,
   pcgrad,
+  mgda,
+  cagrad,
+  imtl,
+  'nash-mtl': nashMtl,
+  famo,
+  'aligned-mtl': alignedMtl,
+  rlw,
+  'db-mtl': dbMtl,
 } as const;
 
 export type LossWeightingStrategy = keyof typeof LOSS_WEIGHTINGS;
