@@ -47,16 +47,16 @@ export function gatherBatch(data: TrainTensors, ix: tf.Tensor1D): Batch {
   return { x: tf.gather(data.x, ix), labels: data.labels.map((l) => ({ values: tf.gather(l.values, ix), mask: tf.gather(l.mask, ix) })) };
 }
 
-/** Each task's masked mean loss and the parts behind it, from one forward pass. */
+/** Each task's masked mean loss and the parts behind it, from one forward pass (whose logits come along for the regularisation). */
 function taskLosses(ctx: StepContext, batch: Batch) {
   const { model } = ctx;
   const logits = ctx.forward ? ctx.forward(batch.x) : asList(model.training.apply(batch.x, { training: true }) as tf.Tensor | tf.Tensor[]);
   if (ctx.fusedLoss) {
     const parts = model.heads.map((h, t) => fusedMaskedLoss(h.type, logits[t], batch.labels[t].values, batch.labels[t].mask, h.width));
-    return { parts, means: parts.map((p) => p.mean) };
+    return { logits, parts, means: parts.map((p) => p.mean) };
   }
   const parts = model.heads.map((h, t) => maskedLossParts(h.type, logits[t], batch.labels[t].values, batch.labels[t].mask, h.width));
-  return { parts, means: parts.map((p) => maskedMean(p.sum, p.count)) };
+  return { logits, parts, means: parts.map((p) => maskedMean(p.sum, p.count)) };
 }
 
 /** Each task's (unweighted) loss gradient on the shared variables, flattened: one backward pass per task. */
@@ -81,10 +81,10 @@ export function trainStep(ctx: StepContext, batch: Batch, affinity: TaskAffinity
   if (perTask && weighting.needsTaskGradients) weighting.observe?.(perTask);
   let stats: tf.Tensor1D | null = null;
   const { grads } = tf.variableGrads(() => {
-    const { parts, means } = taskLosses(ctx, batch);
+    const { logits, parts, means } = taskLosses(ctx, batch);
     let total = weighting.combine(means);
     stats = tf.keep(tf.stack([...parts.map((p) => p.sum), ...parts.map((p) => p.count), total]) as tf.Tensor1D);
-    if (model.regularization) total = tf.add(total, model.regularization());
+    if (model.regularization) total = tf.add(total, model.regularization({ x: batch.x, logits }));
     return total;
   }, ctx.allVariables);
   if (perTask && weighting.combineGradients) replaceSharedGradients(ctx, grads, perTask, weighting.combineGradients(perTask, ctx.rng));

@@ -25,6 +25,8 @@ const tasks: TrainingSpec['tasks'] = [
   { name: 'value', type: 'regression' },
 ];
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** Soft-sharing's tie penalty reads weights only, not the step's batch. */
+const NO_STEP = { x: null as unknown as tf.Tensor, logits: [] };
 
 interface Case {
   title: string;
@@ -85,7 +87,7 @@ describe('multi-task architectures on real data (sklearn digits)', () => {
           assert.equal(view.sharedVariables.length, model.sharedVariables.length);
           assert.deepEqual(view.sharedVariables.map((v) => v.shape), model.sharedVariables.map((v) => v.shape));
           if (c.regularized) {
-            const [a, b] = [model.regularization!(), view.regularization!()];
+            const [a, b] = [model.regularization!(NO_STEP), view.regularization!(NO_STEP)];
             assert.ok(a.dataSync()[0] > 0);
             assert.equal(b.dataSync()[0], a.dataSync()[0]);
             tf.dispose([a, b]);
@@ -242,11 +244,11 @@ describe('custom layers (hand-computed)', () => {
     set('c_tower_1', [[2], [2]], [3]);
     // level 0: ‖A−B‖² = 1+9 = 10, ‖A−C‖² = 1+4+9 = 14, ‖B−C‖² = 1+1+4 = 6 → 30.
     // level 1: ‖a−b‖² = 1, ‖a−c‖² = 1+4 = 5, ‖b−c‖² = 4+4 = 8 → 14. 0.5 · 44 = 22.
-    const penalty = model.regularization!();
+    const penalty = model.regularization!(NO_STEP);
     assert.ok(Math.abs(penalty.dataSync()[0] - 22) < 1e-5, `penalty ${penalty.dataSync()[0]}`);
     // ∂/∂A = 2·tie·((A−B) + (A−C)) = [[1,0],[0,3]] + [[0,1],[2,3]].
     const kernelA = model.serving.getLayer('a_tower_0').trainableWeights[0].read() as tf.Variable;
-    const { value, grads } = tf.variableGrads(() => model.regularization!(), [kernelA]);
+    const { value, grads } = tf.variableGrads(() => model.regularization!(NO_STEP), [kernelA]);
     assert.deepEqual(roundAll(grads[kernelA.name].arraySync() as number[][]), [[1, 1], [2, 6]]);
     tf.dispose([penalty, value, ...Object.values(grads)]);
     model.serving.dispose();

@@ -12,7 +12,7 @@ export interface HeadSpec {
 /**
  * Two views of one set of layers: `training` outputs each head's logits (for numerically stable
  * losses), `serving` outputs probabilities / values. Both list the heads in task order; the
- * serving output layer of a head carries its task's name.
+ * serving output layer of a head carries its task's name, and reads the head's training output.
  */
 export interface MultiTaskModel {
   training: tf.LayersModel;
@@ -21,7 +21,13 @@ export interface MultiTaskModel {
   /** Weights more than one task's loss reaches (trunk, experts, cross-stitched towers): task affinity and the gradient strategies work on these. */
   sharedVariables: tf.Variable[];
   /** The architecture's own loss term (soft-sharing's L2 tie between towers), added to every step's loss. */
-  regularization?: () => tf.Scalar;
+  regularization?: (step: StepTensors) => tf.Scalar;
+}
+
+/** What a step's regularisation may read: the batch's encoded inputs and every head's training output (logits), in head order. */
+export interface StepTensors {
+  x: tf.Tensor;
+  logits: tf.Tensor[];
 }
 
 export interface BuildModelArgs<A> {
@@ -31,10 +37,14 @@ export interface BuildModelArgs<A> {
   seed: number;
 }
 
-/** What an architecture builds: one symbolic logits tensor per head (in head order), the layer of head t named `<task>_logits`. */
+/**
+ * What an architecture builds: each head's representation (its tower's output, in head order).
+ * The model builder puts the head on it: the logits layer `<task>_logits`, so every architecture
+ * ends its heads the same way.
+ */
 export interface ArchitectureGraph {
   input: tf.SymbolicTensor;
-  logits: tf.SymbolicTensor[];
+  towers: tf.SymbolicTensor[];
 }
 
 /** The parts of a model that depend on its architecture, found again in a loaded serving model by layer name. */
@@ -53,6 +63,6 @@ export interface Architecture<A> {
   build(args: BuildModelArgs<A>): ArchitectureGraph;
   /** Shared variables and regularisation of a model built by `build` (or loaded from the store). */
   parts(serving: tf.LayersModel, heads: HeadSpec[], architecture: A): ArchitectureParts;
-  /** Parameters and hidden units (task heads included), for the memory estimate. */
+  /** Parameters and hidden units (the task heads' logits layers included), for the memory estimate. */
   size(architecture: A, inputSize: number, headWidths: number[]): { parameters: number; units: number };
 }

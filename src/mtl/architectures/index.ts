@@ -22,4 +22,4 @@ export function architectureOf<A extends ResolvedArchitecture>(a: A): Architectu
   return ARCHITECTURES[a.type] as unknown as Architecture<A>;
 }
 
-export type { Architecture, ArchitectureGraph, ArchitectureParts, BuildModelArgs, HeadSpec, MultiTaskModel } from './architecture.js';
+export type { Architecture, ArchitectureGraph, ArchitectureParts, BuildModelArgs, HeadSpec, MultiTaskModel, StepTensors } from './architecture.js';
