@@ -44,6 +44,7 @@ describe('jobs API', () => {
       [{ datasetId, tasks: [{ name: 'bad name!', type: 'binary' }] }, '/tasks/0/name'],
       [{ datasetId, tasks: [{ name: 'label', type: 'binary' }], surprise: 1 }, '/surprise'],
       [{ datasetId, tasks: [{ name: 'label', type: 'binary' }], architecture: { sharedLayers: [-1] } }, '/architecture/sharedLayers/0'],
+      [{ datasetId, tasks: [{ name: 'flag', type: 'binary', dependsOn: 'label', mode: 'chain' }] }, '/tasks/0/mode'],
     ];
     for (const [body, pointer] of cases) {
       const res = await post(body);
@@ -72,6 +73,9 @@ describe('jobs API', () => {
       [{ datasetId, features: [{ name: 'ghost' }], tasks: [{ name: 'flag', type: 'binary' }] }, '/features/0/name', /no column 'ghost'/],
       [{ datasetId: '00000000-0000-4000-8000-000000000000', tasks: [{ name: 'flag', type: 'binary' }] }, '/datasetId', /no dataset/],
       [{ datasetId: '../../etc/passwd', tasks: [{ name: 'flag', type: 'binary' }] }, '/datasetId', /no dataset/],
+      [{ datasetId, tasks: [{ name: 'flag', type: 'binary', dependsOn: 'ghost' }] }, '/tasks/0/dependsOn', /no task named 'ghost'/],
+      [{ datasetId, tasks: [{ name: 'flag', type: 'binary', mode: 'aitm' }] }, '/tasks/0/mode', /only to a task with dependsOn/],
+      [{ datasetId, tasks: [{ name: 'flag', type: 'binary' }, { name: 'label', type: 'classification', dependsOn: 'flag' }] }, '/tasks/1/dependsOn', /only a binary task/],
     ];
     for (const [body, pointer, detail] of cases) {
       const res = await post(body);

@@ -266,15 +266,22 @@ describe('custom layers (hand-computed)', () => {
 describe('loading in a fresh process', () => {
   before(useTestBackend);
 
-  it('a process that imports only serialization.ts loads cross-stitch, gated-mixture and DSelect-k models with identical predictions', async () => {
+  it('a process that imports only serialization.ts loads cross-stitch, gated-mixture, DSelect-k and cascade models with identical predictions', async () => {
     const heads: HeadSpec[] = [
       { name: 'digit', type: 'classification', width: 10 },
       { name: 'parity', type: 'binary', width: 1 },
     ];
+    const cascade = (mode: 'esmm' | 'aitm'): HeadSpec[] => [
+      { name: 'click', type: 'binary', width: 1 },
+      { name: 'buy', type: 'binary', width: 1, cascade: mode === 'esmm' ? { dependsOn: 'click', mode } : { dependsOn: 'click', mode, calibration: 0.6 } },
+    ];
+    const hard: ResolvedArchitecture = { type: 'hard-sharing', sharedLayers: [6], headLayers: [3], activation: 'relu' };
     const models = [
       buildModel({ inputSize: 4, architecture: { type: 'soft-sharing', sharedLayers: [6], headLayers: [], activation: 'relu', crossStitch: true, tie: 0 }, heads, seed: 5 }),
       buildModel({ inputSize: 4, architecture: { type: 'ple', experts: 2, taskExperts: 1, levels: 2, expertLayers: [6], towerLayers: [], activation: 'relu' }, heads, seed: 5 }),
       buildModel({ inputSize: 4, architecture: { type: 'dselect-k', experts: 4, k: 2, gamma: 1, perExample: true, entropy: 0, expertLayers: [6], towerLayers: [3], activation: 'relu' }, heads, seed: 5 }),
+      buildModel({ inputSize: 4, architecture: hard, heads: cascade('esmm'), seed: 5 }),
+      buildModel({ inputSize: 4, architecture: hard, heads: cascade('aitm'), seed: 5 }),
     ];
     const x = [[0.5, -1, 2, 0], [1, 1, -0.25, 3]];
     const expected = models.map((m) => tf.tidy(() => (m.serving.predict(tf.tensor2d(x)) as tf.Tensor[]).map((o) => Array.from(o.dataSync()))));
