@@ -5,12 +5,15 @@ import { cascadeOrder } from '../../src/mtl/cascade.js';
 import { jointLogit } from '../../src/mtl/layers/joint-logit.js';
 import { aitAttention } from '../../src/mtl/layers/ait-attention.js';
 import { perRowLoss } from '../../src/mtl/losses.js';
-import { disposeModel } from '../../src/mtl/pipeline.js';
-import { decodePredictions, type TaskPrediction } from '../../src/mtl/predictor.js';
+import { auc } from '../../src/mtl/metrics.js';
+import { disposeModel, trainOnRows } from '../../src/mtl/pipeline.js';
+import { decodePredictions, predictInstances, type TaskPrediction } from '../../src/mtl/predictor.js';
 import type { Preprocessing } from '../../src/mtl/preprocessing.js';
 import { exportArtifacts, importArtifacts } from '../../src/mtl/serialization.js';
-import type { ResolvedArchitecture } from '../../src/mtl/spec.js';
+import { resolveSpec } from '../../src/mtl/spec-resolution.js';
+import type { ResolvedArchitecture, TrainingSpec } from '../../src/mtl/spec.js';
 import { tf, useTestBackend } from '../helpers/backend.js';
+import { CLICK_FEATURES, clickConversionRows } from '../helpers/click-conversion.js';
 
 const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
 const softplus = (z: number) => (z > 0 ? z + Math.log1p(Math.exp(-z)) : Math.log1p(Math.exp(z)));
@@ -172,5 +175,61 @@ describe('predictions of cascaded tasks', () => {
     // Without cascades nothing changes: no conditional key.
     const plain = decodePredictions({ ...prep, tasks: [prep.tasks[0], { task: 'buy', column: 'buy', type: 'binary', labels: ['no', 'yes'] }, prep.tasks[2]] }, outputs.slice(0, 3), 1);
     assert.deepEqual(Object.keys(plain[0].buy), ['label', 'probabilities']);
+  });
+});
+
+describe('click → conversion: ESMM and AITM against a conversion task trained on clicked rows only (synthetic impressions, held-out rows)', () => {
+  before(useTestBackend);
+
+  it('the conversion probability over all held-out impressions ranks conversions better than the clicked-only model\'s', async (t) => {
+    const train = clickConversionRows({ rows: 30_000, seed: 1 });
+    const heldOut = clickConversionRows({ rows: 20_000, seed: 1001 });
+    const features = [...CLICK_FEATURES.map((name) => ({ name })), { name: 'device' }];
+    const labels = heldOut.rows.map((r) => r.conversion);
+    const all = new Float32Array(heldOut.rows.length).fill(1);
+    const clicked = Float32Array.from(heldOut.rows, (r) => r.click);
+    const oracle = auc(Array.from(heldOut.truth.click, (c, r) => c * heldOut.truth.conversionGivenClick[r]), labels, all)!;
+    const conversionTask: Record<string, TrainingSpec['tasks'][number]> = {
+      'clicked-only': { name: 'conversion', column: 'conversion_clicked', type: 'binary' },
+      esmm: { name: 'conversion', type: 'binary', dependsOn: 'click', mode: 'esmm' },
+      aitm: { name: 'conversion', type: 'binary', dependsOn: 'click', mode: 'aitm' },
+    };
+    const results: Record<string, { all: number; product: number; conditionalOnClicked: number }> = {};
+    for (const [variant, conversion] of Object.entries(conversionTask)) {
+      const spec = resolveSpec(
+        {
+          datasetId: 'clicks',
+          features,
+          tasks: [{ name: 'click', type: 'binary' }, conversion],
+          architecture: { type: 'hard-sharing', sharedLayers: [32], headLayers: [16] },
+          training: { epochs: 8, batchSize: 256, learningRate: 0.003, earlyStopping: false, affinity: false },
+        },
+        train.summary,
+      );
+      const before = tf.memory().numTensors;
+      const perEpoch: number[] = [];
+      const trained = await trainOnRows(spec, train.rows, { onEpoch: () => void perEpoch.push(tf.memory().numTensors) });
+      assert.equal(new Set(perEpoch).size, 1, `${variant}: tensor count per epoch ${perEpoch}`);
+      const predictions = predictInstances(trained.model.serving, trained.preprocessing, heldOut.rows);
+      disposeModel(trained.model);
+      assert.equal(tf.memory().numTensors, before, `${variant}: every tensor freed`);
+      const probability = (p: TaskPrediction | undefined) => (p as { probabilities: Record<string, number> }).probabilities['1'];
+      const pClick = predictions.map((p) => probability(p.click));
+      // The clicked-only head predicts p(conversion | click) and has no conditional of its own.
+      const pConversion = predictions.map((p) => probability(p.conversion));
+      const pGivenClick = predictions.map((p) => (p.conversion as { conditional?: { probabilities: Record<string, number> } }).conditional?.probabilities['1'] ?? probability(p.conversion));
+      results[variant] = {
+        all: auc(pConversion, labels, all)!,
+        product: auc(pClick.map((c, r) => c * pGivenClick[r]), labels, all)!,
+        conditionalOnClicked: auc(pGivenClick, labels, clicked)!,
+      };
+    }
+    const fmt = (v: number) => v.toFixed(4);
+    t.diagnostic(`${heldOut.rows.filter((r) => r.conversion).length} conversions in ${heldOut.rows.length} held-out impressions; oracle AUC ${fmt(oracle)}`);
+    for (const [variant, r] of Object.entries(results))
+      t.diagnostic(`${variant}: conversion AUC on all impressions ${fmt(r.all)}; p(click)·p(conversion | click) ${fmt(r.product)}; p(conversion | click) on clicked rows ${fmt(r.conditionalOnClicked)}`);
+    const base = results['clicked-only'].all;
+    assert.ok(results.esmm.all > base + 0.01, `esmm ${results.esmm.all} vs clicked-only ${base}`);
+    assert.ok(results.aitm.all > base + 0.005, `aitm ${results.aitm.all} vs clicked-only ${base}`);
   });
 });
