@@ -44,10 +44,11 @@ export class DSelectKGate extends tf.layers.Layer {
   readonly seed: number | undefined;
   /** ⌈log₂ E⌉: the soft bits of one selector. */
   readonly bits: number;
+  /** Per example, z = x·zKernel + zOffset and w = x·wKernel + wOffset; static, the offsets are z and w themselves. */
   private zKernel: tf.LayerVariable | null = null;
-  private zBias: tf.LayerVariable | null = null;
+  private zOffset: tf.LayerVariable | null = null;
   private wKernel: tf.LayerVariable | null = null;
-  private wBias: tf.LayerVariable | null = null;
+  private wOffset: tf.LayerVariable | null = null;
 
   constructor(args: DSelectKGateArgs) {
     super(args);
@@ -71,12 +72,12 @@ export class DSelectKGate extends tf.layers.Layer {
     const [k, m] = [this.k, this.bits];
     if (this.perExample) {
       this.zKernel = this.addWeight('z_kernel', [d, k * m], 'float32', z(0));
-      this.zBias = this.addWeight('z_bias', [k * m], 'float32', z(1));
+      this.zOffset = this.addWeight('z_bias', [k * m], 'float32', z(1));
       this.wKernel = this.addWeight('w_kernel', [d, k], 'float32', w(2));
-      this.wBias = this.addWeight('w_bias', [k], 'float32', w(3));
+      this.wOffset = this.addWeight('w_bias', [k], 'float32', w(3));
     } else {
-      this.zBias = this.addWeight('z_logits', [k, m], 'float32', z(0));
-      this.wBias = this.addWeight('w_logits', [k], 'float32', w(1));
+      this.zOffset = this.addWeight('z_logits', [k, m], 'float32', z(0));
+      this.wOffset = this.addWeight('w_logits', [k], 'float32', w(1));
     }
     this.built = true;
   }
@@ -103,8 +104,8 @@ export class DSelectKGate extends tf.layers.Layer {
   selection(x: tf.Tensor2D): { selectors: tf.Tensor; weights: tf.Tensor } {
     return tf.tidy(() => {
       const [k, m] = [this.k, this.bits];
-      const zLogits = this.perExample ? tf.reshape(tf.add(tf.matMul(x, this.zKernel!.read()), this.zBias!.read()), [-1, k, m]) : this.zBias!.read();
-      const wLogits = this.perExample ? tf.add(tf.matMul(x, this.wKernel!.read()), this.wBias!.read()) : this.wBias!.read();
+      const zLogits = this.perExample ? tf.reshape(tf.add(tf.matMul(x, this.zKernel!.read()), this.zOffset!.read()), [-1, k, m]) : this.zOffset!.read();
+      const wLogits = this.perExample ? tf.add(tf.matMul(x, this.wKernel!.read()), this.wOffset!.read()) : this.wOffset!.read();
       return { selectors: selectorOutputs(smoothStep(zLogits, this.gamma), this.experts), weights: tf.softmax(wLogits, -1) };
     });
   }
