@@ -3,7 +3,7 @@
  * per-kernel wall-clock timers and prints kernel time per kernel name (and the slowest kernel/shape pairs).
  *
  *   npx tsx bench/train-profile.ts [--backend blas|wasm|cpu] [--n 2560] [--tasks 3] [--batch 256]
- *                                  [--architecture hard-sharing|soft-sharing|mmoe|ple] [--weighting <strategy>]
+ *                                  [--architecture <type: see src/mtl/architectures/index.ts>] [--weighting <strategy>]
  *
  * Kernel times are wall time around each kernel call (the CPU backends are synchronous; nested calls
  * count once), so the gap to the step time is tfjs's own bookkeeping (tape, tidy, tensor creation)
@@ -47,7 +47,7 @@ const spec = resolveSpec(
     datasetId: 'p',
     features: Array.from({ length: inputs }, (_, j) => ({ name: `f${j}` })),
     tasks: kinds.map((type, i) => ({ name: `task${i}`, type })),
-    architecture: ['mmoe', 'ple'].includes(opt('architecture', 'hard-sharing'))
+    architecture: ['mmoe', 'ple', 'dselect-k'].includes(opt('architecture', 'hard-sharing'))
       ? { type: opt('architecture', '') as ArchitectureType }
       : { type: opt('architecture', 'hard-sharing') as ArchitectureType, sharedLayers: shared },
     lossWeighting: { strategy: opt('weighting', 'static') as LossWeightingStrategy },

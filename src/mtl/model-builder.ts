@@ -1,39 +1,39 @@
 import * as tf from '@tensorflow/tfjs';
-import type { TaskType } from './spec-fields.js';
 import { architectureOf, type BuildModelArgs, type HeadSpec, type MultiTaskModel, type ResolvedArchitecture } from './architectures/index.js';
+import { buildHeads, calibrationPenalty } from './cascade.js';
 
 export type { HeadSpec, MultiTaskModel } from './architectures/index.js';
 
-/** Builds the model of `args.architecture` (see the registry, architectures/index.ts); every head's logits layer is `<task>_logits`, its output layer `<task>`. */
+/** Seeds of the heads' own layers start here above the build's seed (the architecture counts up from the seed itself). */
+const HEAD_SEEDS = 100_000;
+
+/**
+ * Builds the model of `args.architecture` (see the registry, architectures/index.ts), then each
+ * head on its tower: its logits layer `<task>_logits` and output layer `<task>`, and the layers of
+ * cascaded tasks (cascade.ts).
+ */
 export function buildModel(args: BuildModelArgs<ResolvedArchitecture>): MultiTaskModel {
   const graph = architectureOf(args.architecture).build(args);
-  const outputs = args.heads.map((head, t) =>
-    tf.layers.activation({ activation: outputActivation(head.type), name: head.name }).apply(graph.logits[t]) as tf.SymbolicTensor,
-  );
+  let seed = args.seed + HEAD_SEEDS;
+  const { outputs } = buildHeads(graph.towers, args.heads, () => seed++, args.architecture.activation);
   const serving = tf.model({ inputs: graph.input, outputs, name: 'mtl' });
   return trainingViewOf(serving, args.heads, args.architecture);
 }
 
 /**
  * The full training view of a serving model (built here or loaded from the store): the logits
- * model over the same layers, the shared variables and the regularisation of its architecture.
+ * model over the same layers (each head's training output is the input of its output layer
+ * `<task>`), the shared variables and the regularisation of its architecture and cascades.
  */
 export function trainingViewOf(serving: tf.LayersModel, heads: HeadSpec[], architecture: ResolvedArchitecture): MultiTaskModel {
-  const logits = heads.map((h) => serving.getLayer(`${h.name}_logits`).output as tf.SymbolicTensor);
+  const logits = heads.map((h) => serving.getLayer(h.name).input as tf.SymbolicTensor);
   const training = tf.model({ inputs: serving.inputs, outputs: logits, name: 'mtl_training' });
-  return { serving, training, heads, ...architectureOf(architecture).parts(serving, heads, architecture) };
-}
-
-function outputActivation(type: TaskType): 'softmax' | 'sigmoid' | 'linear' {
-  switch (type) {
-    case 'classification':
-      return 'softmax';
-    case 'binary':
-    case 'multilabel':
-      return 'sigmoid';
-    case 'regression':
-      return 'linear';
-  }
+  const parts = architectureOf(architecture).parts(serving, heads, architecture);
+  const terms = [parts.regularization, calibrationPenalty(heads)].filter((r) => r !== undefined);
+  const model: MultiTaskModel = { serving, training, heads, sharedVariables: parts.sharedVariables };
+  if (terms.length === 1) model.regularization = terms[0];
+  if (terms.length > 1) model.regularization = (step) => tf.tidy(() => tf.addN(terms.map((r) => r(step))) as tf.Scalar);
+  return model;
 }
 
 /** A model's outputs as a list, whether it has one head or many. */

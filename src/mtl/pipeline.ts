@@ -2,11 +2,11 @@ import type * as tf from '@tensorflow/tfjs';
 import { headWidth, type Preprocessing } from './preprocessing.js';
 import { encodeDataset } from './dataset-encoding.js';
 import { asRowSource, type RowSource } from './row-source.js';
-import { buildModel, type MultiTaskModel } from './model-builder.js';
+import { buildModel, type HeadSpec, type MultiTaskModel } from './model-builder.js';
 import { compareWithBaselines, type BaselineReport } from './baselines.js';
 import type { TaskMetrics } from './metrics.js';
 import { trainMultiTask, TrainingStopped, type EpochReport, type TrainerCheckpoint, type TrainResult } from './trainer.js';
-import type { ResolvedSpec } from './spec.js';
+import { cascadeOf, type ResolvedSpec } from './spec.js';
 import type { Row } from './values.js';
 
 export interface TrainedModel {
@@ -57,7 +57,10 @@ export async function trainOnRows(spec: ResolvedSpec, input: Row[] | RowSource, 
   });
   for (const w of warnings) hooks.onLog?.(w);
 
-  const heads = preprocessing.tasks.map((enc, t) => ({ name: enc.task, type: spec.tasks[t].type, width: headWidth(enc) }));
+  const heads: HeadSpec[] = preprocessing.tasks.map((enc, t) => {
+    const cascade = cascadeOf(spec.tasks[t]);
+    return { name: enc.task, type: spec.tasks[t].type, width: headWidth(enc), ...(cascade ? { cascade } : {}) };
+  });
   const model = buildModel({ inputSize: preprocessing.inputSize, architecture: spec.architecture, heads, seed: spec.training.seed });
   try {
     const result = await trainMultiTask({
@@ -92,9 +95,11 @@ async function trainBaselines(spec: ResolvedSpec, rows: RowSource, mtl: TrainRes
   for (const task of spec.tasks) {
     if (hooks.signal?.aborted) throw new TrainingStopped(hooks.signal.reason);
     hooks.onLog?.(`training single-task baseline for '${task.name}'`);
+    // A cascaded task alone has no parent: its head learns its label (the joint event) directly.
+    const { dependsOn: _parent, mode: _mode, calibration: _calibration, ...own } = task;
     const single: ResolvedSpec = {
       ...spec,
-      tasks: [{ ...task, weight: 1 }],
+      tasks: [{ ...own, weight: 1 }],
       lossWeighting: { strategy: 'static' },
       training: { ...spec.training, baselines: false, affinity: false, monitor: typeof spec.training.monitor === 'object' ? { task: task.name } : spec.training.monitor },
     };

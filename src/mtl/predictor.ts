@@ -3,8 +3,15 @@ import { encodeFeatures, type LabelEncoder, type Preprocessing } from './preproc
 import { asList } from './model-builder.js';
 import { keyOf, type Row, type Scalar } from './values.js';
 
+/** A cascaded task's probabilities given its parent's event (cascade.ts): p(task | parent), beside the joint p(parent and task) of `label`/`probabilities`. */
+export interface ConditionalPrediction {
+  given: string;
+  label: Scalar;
+  probabilities: Record<string, number>;
+}
+
 export type TaskPrediction =
-  | { label: Scalar; probabilities: Record<string, number> }
+  | { label: Scalar; probabilities: Record<string, number>; conditional?: ConditionalPrediction }
   | { labels: Scalar[]; probabilities: Record<string, number> }
   | { value: number };
 
@@ -12,7 +19,7 @@ export type InstancePrediction = Record<string, TaskPrediction>;
 
 /**
  * The serving model's outputs for `rows` rows, one row-major Float32Array per head in task order
- * (rows × the head's width).
+ * (rows × the head's width), then one per cascaded task in task order: its conditional probability.
  */
 export type HeadOutputs = Float32Array[];
 
@@ -59,6 +66,17 @@ export function decodePredictions(prep: Preprocessing, outputs: HeadOutputs, row
     const decode = decoderFor(enc);
     for (let r = 0; r < rows; r++) predictions[r][enc.task] = decode(outputs[t], r);
   });
+  let extra = prep.tasks.length;
+  for (const enc of prep.tasks) {
+    if (enc.type !== 'binary' || enc.dependsOn === undefined) continue;
+    const given = enc.dependsOn;
+    const decode = decoderFor(enc);
+    const out = outputs[extra++];
+    for (let r = 0; r < rows; r++) {
+      const { label, probabilities } = decode(out, r) as { label: Scalar; probabilities: Record<string, number> };
+      (predictions[r][enc.task] as { conditional?: ConditionalPrediction }).conditional = { given, label, probabilities };
+    }
+  }
   return predictions;
 }
 

@@ -9,7 +9,8 @@ export type FeatureEncoder =
 
 export type LabelEncoder =
   | { task: string; column: string; type: 'classification'; labels: Scalar[] }
-  | { task: string; column: string; type: 'binary'; labels: [Scalar, Scalar] }
+  /** `dependsOn`: a cascaded task (cascade.ts); its prediction also has the conditional probability given that task. */
+  | { task: string; column: string; type: 'binary'; labels: [Scalar, Scalar]; dependsOn?: string }
   | { task: string; column: string; type: 'multilabel'; labels: Scalar[] }
   | { task: string; column: string; type: 'regression'; mean: number; std: number };
 
@@ -102,8 +103,10 @@ export class PreprocessingFit {
       if (stats instanceof Moments) return { task: t.name, column: t.column, type: 'regression', ...stats.meanStd() };
       const labels = sortLabels([...stats.values()]);
       switch (t.type) {
-        case 'binary':
-          return { task: t.name, column: t.column, type: 'binary', labels: binaryLabels(labels, t.column, t.positiveLabel, `/tasks/${i}`) };
+        case 'binary': {
+          const encoder: LabelEncoder = { task: t.name, column: t.column, type: 'binary', labels: binaryLabels(labels, t.column, t.positiveLabel, `/tasks/${i}`) };
+          return t.dependsOn !== undefined ? { ...encoder, dependsOn: t.dependsOn } : encoder;
+        }
         case 'multilabel':
           return { task: t.name, column: t.column, type: 'multilabel', labels };
         default:

@@ -1,8 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
 // The architectures' custom layers register themselves with tf.serialization on import, so
 // importArtifacts can rebuild models that use them even in a process that built none.
+import './layers/ait-attention.js';
+import './layers/conditional-probability.js';
 import './layers/cross-stitch.js';
+import './layers/dselect-k-gate.js';
 import './layers/gated-mixture.js';
+import './layers/joint-logit.js';
 
 /** A model as plain data: topology JSON, weight specs and one weight buffer (what model.json + weights.bin hold). */
 export interface ModelArtifacts {

@@ -17,3 +17,18 @@ export type Activation = Static<typeof ActivationSchema>;
 export function LayerSizes(description: string, defaults: number[]): TArray<TInteger> {
   return Type.Array(Type.Integer({ minimum: 1, maximum: 4096 }), { maxItems: 8, description, default: defaults });
 }
+
+export const CascadeModeSchema = Type.Union([Type.Literal('esmm'), Type.Literal('aitm')], {
+  description:
+    'How a task with dependsOn builds on its parent: "esmm" (Entire Space Multi-task Model: its head learns p(task | parent) and its loss is on p(parent) · p(task | parent) over every row) or "aitm" (Adaptive Information Transfer: an attention unit passes the parent\'s tower into this task\'s, and a calibrator keeps p(task) ≤ p(parent)). Default esmm.',
+});
+export type CascadeMode = Static<typeof CascadeModeSchema>;
+
+/** AITM's calibrator weight when a task does not set one: the authors' example run (xidongbo/AITM, `--weight 0.6`). */
+export const DEFAULT_CALIBRATION = 0.6;
+
+/**
+ * A task's place in a cascade (its label only happens after its parent's: a conversion after a click).
+ * Both tasks are binary; the task's label means "parent and task happened", on every row.
+ */
+export type Cascade = { dependsOn: string; mode: 'esmm' } | { dependsOn: string; mode: 'aitm'; calibration: number };

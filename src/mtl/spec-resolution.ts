@@ -1,5 +1,6 @@
 import type { ColumnInfo } from './column-inference.js';
 import { DEFAULT_ARCHITECTURE, DEFAULT_TRAINING, type ResolvedSpec, type TrainingSpec } from './spec.js';
+import { DEFAULT_CALIBRATION } from './spec-fields.js';
 import { architectureOf, ARCHITECTURE_TYPES, ARCHITECTURES, type ResolvedArchitecture } from './architectures/index.js';
 import { LOSS_WEIGHTING_STRATEGIES, LOSS_WEIGHTINGS, type ResolvedLossWeighting } from './loss-weighting/index.js';
 import { resolveVariant } from './spec-variants.js';
@@ -41,8 +42,14 @@ export function resolveSpec(spec: TrainingSpec, dataset: DatasetSummary): Resolv
     }
     const resolved: ResolvedSpec['tasks'][number] = { name: t.name, column, type: t.type, weight: t.weight ?? 1 };
     if (t.positiveLabel !== undefined) resolved.positiveLabel = t.positiveLabel;
+    if (t.dependsOn !== undefined) {
+      resolved.dependsOn = t.dependsOn;
+      resolved.mode = t.mode ?? 'esmm';
+      if (resolved.mode === 'aitm') resolved.calibration = t.calibration ?? DEFAULT_CALIBRATION;
+    }
     return resolved;
   });
+  errors.push(...cascadeProblems(spec.tasks));
 
   let features: ResolvedSpec['features'];
   if (spec.features) {
@@ -106,6 +113,47 @@ function resolveArchitecture(given: NonNullable<TrainingSpec['architecture']>, e
 function resolveLossWeighting(given: TrainingSpec['lossWeighting'], errors: FieldError[]): ResolvedLossWeighting {
   const variants = LOSS_WEIGHTING_STRATEGIES.map((s) => LOSS_WEIGHTINGS[s].schema);
   return resolveVariant<ResolvedLossWeighting>(variants, 'strategy', given ?? { strategy: 'static' }, '/lossWeighting', errors) ?? { strategy: 'static' };
+}
+
+/**
+ * Cascaded tasks (cascade.ts): `dependsOn` names another task, both binary, without cycles; `mode`
+ * and `calibration` only with `dependsOn`, `calibration` only for aitm. Pointers /tasks/<i>/<field>.
+ */
+function cascadeProblems(tasks: TrainingSpec['tasks']): FieldError[] {
+  const errors: FieldError[] = [];
+  const byName = new Map(tasks.map((t) => [t.name, t]));
+  tasks.forEach((t, i) => {
+    const at = `/tasks/${i}`;
+    if (t.dependsOn === undefined) {
+      if (t.mode !== undefined) errors.push({ pointer: `${at}/mode`, detail: 'mode applies only to a task with dependsOn' });
+      if (t.calibration !== undefined) errors.push({ pointer: `${at}/calibration`, detail: 'calibration applies only to a task with dependsOn and mode "aitm"' });
+      return;
+    }
+    if (t.calibration !== undefined && t.mode !== 'aitm') errors.push({ pointer: `${at}/calibration`, detail: `calibration applies only to mode "aitm", not "${t.mode ?? 'esmm'}"` });
+    const parent = byName.get(t.dependsOn);
+    if (t.dependsOn === t.name) errors.push({ pointer: `${at}/dependsOn`, detail: 'a task cannot depend on itself' });
+    else if (!parent) errors.push({ pointer: `${at}/dependsOn`, detail: `no task named '${t.dependsOn}'` });
+    else if (t.type !== 'binary' || parent.type !== 'binary')
+      errors.push({
+        pointer: `${at}/dependsOn`,
+        detail: `only a binary task can depend on a binary task; '${t.name}' is ${t.type} and '${parent.name}' is ${parent.type}`,
+      });
+    else {
+      // Follow the parents: coming back to this task is a cycle (each task has at most one parent).
+      const path = [t.name];
+      let next: typeof parent | undefined = parent;
+      while (next) {
+        if (next.name === t.name) {
+          errors.push({ pointer: `${at}/dependsOn`, detail: `the dependencies form a cycle: ${[...path, t.name].map((n) => `'${n}'`).join(' → ')}` });
+          break;
+        }
+        if (path.includes(next.name)) break; // a cycle further up, reported on its own tasks
+        path.push(next.name);
+        next = next.dependsOn !== undefined ? byName.get(next.dependsOn) : undefined;
+      }
+    }
+  });
+  return errors;
 }
 
 /** Task names become layer names: they must not clash with the input, shared layers or another task's layers. */

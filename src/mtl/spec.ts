@@ -1,11 +1,11 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
-import { TaskTypeSchema, type TaskType } from './spec-fields.js';
+import { CascadeModeSchema, DEFAULT_CALIBRATION, TaskTypeSchema, type Cascade, type CascadeMode, type TaskType } from './spec-fields.js';
 import { variantsWireSchema } from './spec-variants.js';
 import { ARCHITECTURE_TYPES, ARCHITECTURES, type ResolvedArchitecture } from './architectures/index.js';
 import { LOSS_WEIGHTING_STRATEGIES, LOSS_WEIGHTINGS, type ResolvedLossWeighting } from './loss-weighting/index.js';
 
-export { TaskTypeSchema, type TaskType, type Activation } from './spec-fields.js';
+export { TaskTypeSchema, type TaskType, type Activation, type Cascade, type CascadeMode } from './spec-fields.js';
 export { ARCHITECTURE_TYPES, type ArchitectureType, type ResolvedArchitecture } from './architectures/index.js';
 export { LOSS_WEIGHTING_STRATEGIES, type LossWeightingStrategy, type ResolvedLossWeighting } from './loss-weighting/index.js';
 
@@ -32,6 +32,17 @@ export const TaskSpecSchema = Type.Object(
     weight: Type.Optional(Type.Number({ minimum: 0, maximum: 1000, description: 'Static loss weight (default 1).' })),
     positiveLabel: Type.Optional(
       Type.Union([Type.String(), Type.Number(), Type.Boolean()], { description: 'Binary tasks: which label is the positive class.' }),
+    ),
+    dependsOn: Type.Optional(
+      Type.String({
+        pattern: NAME_PATTERN,
+        description:
+          'Binary tasks: the binary task whose event must happen first (a click before a conversion). This task\'s label then means "the parent\'s event and this one happened", on every row (not only where the parent is positive); its prediction gives that joint probability and the conditional one given the parent. At most one parent per task, no cycles.',
+      }),
+    ),
+    mode: Type.Optional(CascadeModeSchema),
+    calibration: Type.Optional(
+      Type.Number({ minimum: 0, maximum: 100, description: 'mode "aitm": weight of the calibrator mean(max(p(task) − p(parent), 0)) added to the loss (default 0.6).' }),
     ),
   },
   { additionalProperties: false },
@@ -93,12 +104,30 @@ export type TrainingSpec = Static<typeof TrainingSpecSchema>;
 
 export type Monitor = 'loss' | 'mean' | { task: string };
 
+/** A task with its defaults; the cascade fields only on a task with `dependsOn` (and calibration only for aitm). */
+export interface ResolvedTask {
+  name: string;
+  column: string;
+  type: TaskType;
+  weight: number;
+  positiveLabel?: string | number | boolean;
+  dependsOn?: string;
+  mode?: CascadeMode;
+  calibration?: number;
+}
+
+/** The cascade of a resolved task, or undefined when it depends on none. */
+export function cascadeOf(task: ResolvedTask): Cascade | undefined {
+  if (task.dependsOn === undefined) return undefined;
+  return task.mode === 'aitm' ? { dependsOn: task.dependsOn, mode: 'aitm', calibration: task.calibration ?? DEFAULT_CALIBRATION } : { dependsOn: task.dependsOn, mode: 'esmm' };
+}
+
 /** A spec with every default filled in: what the worker trains and what the model records. */
 export interface ResolvedSpec {
   name: string;
   datasetId: string;
   features: { name: string; type: FeatureType }[];
-  tasks: { name: string; column: string; type: TaskType; weight: number; positiveLabel?: string | number | boolean }[];
+  tasks: ResolvedTask[];
   architecture: ResolvedArchitecture;
   lossWeighting: ResolvedLossWeighting;
   training: {

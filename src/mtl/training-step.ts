@@ -47,16 +47,16 @@ export function gatherBatch(data: TrainTensors, ix: tf.Tensor1D): Batch {
   return { x: tf.gather(data.x, ix), labels: data.labels.map((l) => ({ values: tf.gather(l.values, ix), mask: tf.gather(l.mask, ix) })) };
 }
 
-/** Each task's masked mean loss and the parts behind it, from one forward pass. */
+/** Each task's masked mean loss and the parts behind it, from one forward pass (whose logits come along for the regularisation). */
 function taskLosses(ctx: StepContext, batch: Batch) {
   const { model } = ctx;
   const logits = ctx.forward ? ctx.forward(batch.x) : asList(model.training.apply(batch.x, { training: true }) as tf.Tensor | tf.Tensor[]);
   if (ctx.fusedLoss) {
     const parts = model.heads.map((h, t) => fusedMaskedLoss(h.type, logits[t], batch.labels[t].values, batch.labels[t].mask, h.width));
-    return { parts, means: parts.map((p) => p.mean) };
+    return { logits, parts, means: parts.map((p) => p.mean) };
   }
   const parts = model.heads.map((h, t) => maskedLossParts(h.type, logits[t], batch.labels[t].values, batch.labels[t].mask, h.width));
-  return { parts, means: parts.map((p) => maskedMean(p.sum, p.count)) };
+  return { logits, parts, means: parts.map((p) => maskedMean(p.sum, p.count)) };
 }
 
 /**
@@ -94,10 +94,10 @@ export function trainStep(ctx: StepContext, batch: Batch, affinity: TaskAffinity
   if (perTask && weighting.needsTaskGradients) weighting.observe?.(perTask);
   let stats: tf.Tensor1D | null = null;
   const { grads } = tf.variableGrads(() => {
-    const { parts, means } = taskLosses(ctx, batch);
+    const { logits, parts, means } = taskLosses(ctx, batch);
     let total = weighting.combine(means, ctx.rng);
     stats = tf.keep(tf.stack([...parts.map((p) => p.sum), ...parts.map((p) => p.count), total]) as tf.Tensor1D);
-    if (model.regularization) total = tf.add(total, model.regularization());
+    if (model.regularization) total = tf.add(total, model.regularization({ x: batch.x, logits }));
     return total;
   }, ctx.allVariables);
   if (perTask && weighting.combineGradients) replaceSharedGradients(ctx, grads, perTask, weighting.combineGradients(perTask, ctx.rng));
@@ -135,7 +135,8 @@ function taskGradientStep(ctx: StepContext, batch: Batch, affinity: TaskAffinity
     if (parts.length > 0) grads[v.name] = parts.length === 1 ? parts[0] : tf.addN(parts);
   }
   if (model.regularization) {
-    const { grads: penalty } = tf.variableGrads(() => model.regularization!(), ctx.allVariables);
+    // The penalty may read the step's inputs and logits (DSelect-k's gate entropy, AITM's calibration): one more forward pass.
+    const { grads: penalty } = tf.variableGrads(() => model.regularization!({ x: batch.x, logits: taskLosses(ctx, batch).logits }), ctx.allVariables);
     for (const [name, g] of Object.entries(penalty)) grads[name] = grads[name] ? tf.add(grads[name], g) : g;
   }
   ctx.optimizer.applyGradients(grads);

@@ -1,6 +1,6 @@
 import type { Preprocessing } from '../mtl/preprocessing.js';
 import type { TrainedModel } from '../mtl/pipeline.js';
-import type { ResolvedSpec, TaskType } from '../mtl/spec.js';
+import type { CascadeMode, ResolvedSpec, TaskType } from '../mtl/spec.js';
 import type { TaskMetrics } from '../mtl/metrics.js';
 import type { Scalar } from '../mtl/values.js';
 import type { TaskAffinity } from '../mtl/task-affinity.js';
@@ -15,7 +15,8 @@ export interface ModelMetadata {
   createdAt: string;
   jobId: string;
   datasetId: string;
-  tasks: { name: string; column: string; type: TaskType; weight: number; labels?: Scalar[] }[];
+  /** The cascade fields (dependsOn, mode, calibration) only on cascaded tasks. */
+  tasks: { name: string; column: string; type: TaskType; weight: number; labels?: Scalar[]; dependsOn?: string; mode?: CascadeMode; calibration?: number }[];
   features: ResolvedSpec['features'];
   architecture: ResolvedSpec['architecture'];
   lossWeighting: ResolvedSpec['lossWeighting'];
@@ -51,7 +52,8 @@ export function modelMetadataOf(args: { id: string; jobId: string; spec: Resolve
     datasetId: spec.datasetId,
     tasks: spec.tasks.map((t, i) => {
       const enc = preprocessing.tasks[i];
-      return { name: t.name, column: t.column, type: t.type, weight: t.weight, ...('labels' in enc ? { labels: enc.labels } : {}) };
+      const cascade = t.dependsOn !== undefined ? { dependsOn: t.dependsOn, mode: t.mode, ...(t.calibration !== undefined ? { calibration: t.calibration } : {}) } : {};
+      return { name: t.name, column: t.column, type: t.type, weight: t.weight, ...('labels' in enc ? { labels: enc.labels } : {}), ...cascade };
     }),
     features: spec.features,
     architecture: spec.architecture,

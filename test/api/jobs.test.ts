@@ -47,6 +47,7 @@ describe('jobs API', () => {
       [{ datasetId, tasks: [{ name: 'label', type: 'binary' }], lossWeighting: { strategy: 'cagrad', c: 1 } }, '/lossWeighting/c'],
       [{ datasetId, tasks: [{ name: 'label', type: 'binary' }], lossWeighting: { strategy: 'mgda', normalization: 'l3' } }, '/lossWeighting/normalization'],
       [{ datasetId, tasks: [{ name: 'label', type: 'binary' }], lossWeighting: { strategy: 'mtl-magic' } }, '/lossWeighting/strategy'],
+      [{ datasetId, tasks: [{ name: 'flag', type: 'binary', dependsOn: 'label', mode: 'chain' }] }, '/tasks/0/mode'],
     ];
     for (const [body, pointer] of cases) {
       const res = await post(body);
@@ -76,6 +77,9 @@ describe('jobs API', () => {
       [{ datasetId: '00000000-0000-4000-8000-000000000000', tasks: [{ name: 'flag', type: 'binary' }] }, '/datasetId', /no dataset/],
       [{ datasetId: '../../etc/passwd', tasks: [{ name: 'flag', type: 'binary' }] }, '/datasetId', /no dataset/],
       [{ datasetId, tasks: [{ name: 'flag', type: 'binary' }], lossWeighting: { strategy: 'cagrad', normalization: 'l2' } }, '/lossWeighting/normalization', /does not apply to the cagrad strategy; it takes c, rescale/],
+      [{ datasetId, tasks: [{ name: 'flag', type: 'binary', dependsOn: 'ghost' }] }, '/tasks/0/dependsOn', /no task named 'ghost'/],
+      [{ datasetId, tasks: [{ name: 'flag', type: 'binary', mode: 'aitm' }] }, '/tasks/0/mode', /only to a task with dependsOn/],
+      [{ datasetId, tasks: [{ name: 'flag', type: 'binary' }, { name: 'label', type: 'classification', dependsOn: 'flag' }] }, '/tasks/1/dependsOn', /only a binary task/],
     ];
     for (const [body, pointer, detail] of cases) {
       const res = await post(body);

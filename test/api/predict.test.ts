@@ -5,6 +5,13 @@ import { join } from 'node:path';
 import { createStores } from '../../src/composition-root.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
 import { assertSamePredictions, digitInstances, trainDigitsModel, type DigitsModel } from '../helpers/digits-model.js';
+import { CLICK_FEATURES, clickConversionRows } from '../helpers/click-conversion.js';
+import { disposeModel, trainOnRows } from '../../src/mtl/pipeline.js';
+import { predictInstances } from '../../src/mtl/predictor.js';
+import { exportArtifacts } from '../../src/mtl/serialization.js';
+import { resolveSpec } from '../../src/mtl/spec-resolution.js';
+import { newId } from '../../src/shared/ids.js';
+import { modelMetadataOf } from '../../src/store/model-metadata.js';
 
 /**
  * Serving under concurrency: micro-batched requests each get their own answer, the same as the
@@ -156,5 +163,48 @@ describe('model versions', () => {
     assert.equal((await predict('digits@2', { instances: digitInstances(0, 1) })).statusCode, 404);
     const latest = (await predict('digits', { instances: digitInstances(0, 1) })).json();
     assert.equal(latest.version, 1);
+  });
+});
+
+describe('a cascaded model (click → conversion, esmm) through the route', () => {
+  it('answers the joint probability and the conditional one for every instance, micro-batched like any model; the model shows its cascade', async () => {
+    const data = clickConversionRows({ rows: 3000, seed: 5 });
+    const spec = resolveSpec(
+      {
+        name: 'clicks',
+        datasetId: 'clicks',
+        features: [...CLICK_FEATURES.map((name) => ({ name })), { name: 'device' }],
+        tasks: [{ name: 'click', type: 'binary' }, { name: 'conversion', type: 'binary', dependsOn: 'click', mode: 'esmm' }],
+        architecture: { sharedLayers: [16], headLayers: [8] },
+        training: { epochs: 2, learningRate: 0.01 },
+      },
+      data.summary,
+    );
+    const trained = await trainOnRows(spec, data.rows);
+    try {
+      const metadata = modelMetadataOf({ id: newId(), jobId: newId(), spec, trained, backend: 'test' });
+      await t.services.models.save(metadata, await exportArtifacts(trained.model.serving));
+      const shown = (await t.app.inject({ url: `/v1/models/${metadata.id}` })).json();
+      assert.deepEqual(shown.tasks.map((task: { name: string; dependsOn?: string; mode?: string }) => [task.name, task.dependsOn, task.mode]), [['click', undefined, undefined], ['conversion', 'click', 'esmm']]);
+
+      const instance = (r: number) => Object.fromEntries([...CLICK_FEATURES, 'device'].map((f) => [f, data.rows[r][f]]));
+      const requests = Array.from({ length: 12 }, (_, i) => Array.from({ length: 1 + (i % 3) }, (_, j) => instance(i * 3 + j)));
+      const responses = await Promise.all(requests.map((instances) => predict(metadata.id, { instances })));
+      responses.forEach((res, i) => {
+        assert.equal(res.statusCode, 200, res.body);
+        const { predictions } = res.json();
+        assertSamePredictions(predictions, predictInstances(trained.model.serving, trained.preprocessing, requests[i]), 1e-5, `request ${i}`);
+        for (const p of predictions) {
+          assert.deepEqual(Object.keys(p.conversion), ['label', 'probabilities', 'conditional']);
+          assert.equal(p.conversion.conditional.given, 'click');
+          // p(click and conversion) = p(click) · p(conversion | click)
+          const joint = p.click.probabilities['1'] * p.conversion.conditional.probabilities['1'];
+          assert.ok(Math.abs(p.conversion.probabilities['1'] - joint) < 1e-5, `${p.conversion.probabilities['1']} vs ${joint}`);
+          assert.deepEqual(Object.keys(p.click), ['label', 'probabilities']);
+        }
+      });
+    } finally {
+      disposeModel(trained.model);
+    }
   });
 });

@@ -25,6 +25,8 @@ const tasks: TrainingSpec['tasks'] = [
   { name: 'value', type: 'regression' },
 ];
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** Soft-sharing's tie penalty reads weights only, not the step's batch. */
+const NO_STEP = { x: null as unknown as tf.Tensor, logits: [] };
 
 interface Case {
   title: string;
@@ -42,6 +44,10 @@ const cases: Case[] = [
   { title: 'mmoe', architecture: { type: 'mmoe', experts: 3, expertLayers: [32], towerLayers: [16] }, sharedCount: 6, regularized: false },
   // level 0: 2 shared + 3 task experts + shared gate, level 1: 2 shared experts; × (kernel, bias).
   { title: 'ple (two levels)', architecture: { type: 'ple', experts: 2, taskExperts: 1, levels: 2, expertLayers: [24], towerLayers: [16] }, sharedCount: 16, regularized: false },
+  // 4 experts × (kernel, bias).
+  { title: 'dselect-k', architecture: { type: 'dselect-k', experts: 4, k: 2, expertLayers: [32], towerLayers: [16] }, sharedCount: 8, regularized: false },
+  // 3 experts: the reachability penalty; static gates with the entropy regulariser.
+  { title: 'dselect-k (3 experts, static gates, entropy)', architecture: { type: 'dselect-k', experts: 3, k: 2, perExample: false, entropy: 0.01, expertLayers: [32], towerLayers: [16] }, sharedCount: 6, regularized: true },
 ];
 
 describe('multi-task architectures on real data (sklearn digits)', () => {
@@ -85,10 +91,11 @@ describe('multi-task architectures on real data (sklearn digits)', () => {
           assert.equal(view.sharedVariables.length, model.sharedVariables.length);
           assert.deepEqual(view.sharedVariables.map((v) => v.shape), model.sharedVariables.map((v) => v.shape));
           if (c.regularized) {
-            const [a, b] = [model.regularization!(), view.regularization!()];
+            const step = { x: tf.randomNormal([8, trained.preprocessing.inputSize], 0, 1, 'float32', 5), logits: [] };
+            const [a, b] = [model.regularization!(step), view.regularization!(step)];
             assert.ok(a.dataSync()[0] > 0);
             assert.equal(b.dataSync()[0], a.dataSync()[0]);
-            tf.dispose([a, b]);
+            tf.dispose([a, b, step.x]);
           }
         } finally {
           loaded.dispose();
@@ -114,6 +121,7 @@ describe('shared variables are exactly the weights more than one task reaches', 
     { type: 'soft-sharing', sharedLayers: [8, 6], headLayers: [4], activation: 'tanh', crossStitch: false, tie: 1 },
     { type: 'mmoe', experts: 3, expertLayers: [8, 6], towerLayers: [4], activation: 'tanh' },
     { type: 'ple', experts: 2, taskExperts: 2, levels: 3, expertLayers: [8], towerLayers: [4], activation: 'tanh' },
+    { type: 'dselect-k', experts: 4, k: 2, gamma: 1, perExample: true, entropy: 0, expertLayers: [8, 6], towerLayers: [4], activation: 'tanh' },
   ];
 
   for (const architecture of architectures) {
@@ -154,6 +162,7 @@ describe('builds repeat for a seed', () => {
       { type: 'soft-sharing', sharedLayers: [4], headLayers: [3], activation: 'relu', crossStitch: true, tie: 0.1 },
       { type: 'mmoe', experts: 2, expertLayers: [4], towerLayers: [3], activation: 'relu' },
       { type: 'ple', experts: 1, taskExperts: 1, levels: 2, expertLayers: [4], towerLayers: [3], activation: 'relu' },
+      { type: 'dselect-k', experts: 3, k: 2, gamma: 1, perExample: true, entropy: 0, expertLayers: [4], towerLayers: [3], activation: 'relu' },
     ];
     for (const architecture of architectures) {
       const [x, y, z] = [7, 7, 8].map((seed) => buildModel({ inputSize: 3, architecture, heads, seed }));
@@ -242,11 +251,11 @@ describe('custom layers (hand-computed)', () => {
     set('c_tower_1', [[2], [2]], [3]);
     // level 0: ‖A−B‖² = 1+9 = 10, ‖A−C‖² = 1+4+9 = 14, ‖B−C‖² = 1+1+4 = 6 → 30.
     // level 1: ‖a−b‖² = 1, ‖a−c‖² = 1+4 = 5, ‖b−c‖² = 4+4 = 8 → 14. 0.5 · 44 = 22.
-    const penalty = model.regularization!();
+    const penalty = model.regularization!(NO_STEP);
     assert.ok(Math.abs(penalty.dataSync()[0] - 22) < 1e-5, `penalty ${penalty.dataSync()[0]}`);
     // ∂/∂A = 2·tie·((A−B) + (A−C)) = [[1,0],[0,3]] + [[0,1],[2,3]].
     const kernelA = model.serving.getLayer('a_tower_0').trainableWeights[0].read() as tf.Variable;
-    const { value, grads } = tf.variableGrads(() => model.regularization!(), [kernelA]);
+    const { value, grads } = tf.variableGrads(() => model.regularization!(NO_STEP), [kernelA]);
     assert.deepEqual(roundAll(grads[kernelA.name].arraySync() as number[][]), [[1, 1], [2, 6]]);
     tf.dispose([penalty, value, ...Object.values(grads)]);
     model.serving.dispose();
@@ -257,14 +266,22 @@ describe('custom layers (hand-computed)', () => {
 describe('loading in a fresh process', () => {
   before(useTestBackend);
 
-  it('a process that imports only serialization.ts loads cross-stitch and gated-mixture models with identical predictions', async () => {
+  it('a process that imports only serialization.ts loads cross-stitch, gated-mixture, DSelect-k and cascade models with identical predictions', async () => {
     const heads: HeadSpec[] = [
       { name: 'digit', type: 'classification', width: 10 },
       { name: 'parity', type: 'binary', width: 1 },
     ];
+    const cascade = (mode: 'esmm' | 'aitm'): HeadSpec[] => [
+      { name: 'click', type: 'binary', width: 1 },
+      { name: 'buy', type: 'binary', width: 1, cascade: mode === 'esmm' ? { dependsOn: 'click', mode } : { dependsOn: 'click', mode, calibration: 0.6 } },
+    ];
+    const hard: ResolvedArchitecture = { type: 'hard-sharing', sharedLayers: [6], headLayers: [3], activation: 'relu' };
     const models = [
       buildModel({ inputSize: 4, architecture: { type: 'soft-sharing', sharedLayers: [6], headLayers: [], activation: 'relu', crossStitch: true, tie: 0 }, heads, seed: 5 }),
       buildModel({ inputSize: 4, architecture: { type: 'ple', experts: 2, taskExperts: 1, levels: 2, expertLayers: [6], towerLayers: [], activation: 'relu' }, heads, seed: 5 }),
+      buildModel({ inputSize: 4, architecture: { type: 'dselect-k', experts: 4, k: 2, gamma: 1, perExample: true, entropy: 0, expertLayers: [6], towerLayers: [3], activation: 'relu' }, heads, seed: 5 }),
+      buildModel({ inputSize: 4, architecture: hard, heads: cascade('esmm'), seed: 5 }),
+      buildModel({ inputSize: 4, architecture: hard, heads: cascade('aitm'), seed: 5 }),
     ];
     const x = [[0.5, -1, 2, 0], [1, 1, -0.25, 3]];
     const expected = models.map((m) => tf.tidy(() => (m.serving.predict(tf.tensor2d(x)) as tf.Tensor[]).map((o) => Array.from(o.dataSync()))));

@@ -131,3 +131,71 @@ describe('spec resolution', () => {
     }
   });
 });
+
+describe('cascaded tasks (dependsOn, mode, calibration)', () => {
+  const clicks = new ColumnInference();
+  for (const r of [
+    { x: '1', click: '1', buy: '1', cart: '1', colour: 'red' },
+    { x: '2', click: '1', buy: '0', cart: '0', colour: 'blue' },
+    { x: '3', click: '0', buy: '0', cart: '0', colour: 'green' },
+  ]) clicks.add(r);
+  const data = { id: 'c', name: 'clicks', rows: 3, columns: clicks.columns() };
+  const base = { datasetId: 'c', features: [{ name: 'x' }] };
+
+  it('resolves dependsOn with mode (default esmm) and, for aitm, calibration (default 0.6); other tasks have none of these fields', () => {
+    const spec = resolveSpec(
+      {
+        ...base,
+        tasks: [
+          { name: 'click', type: 'binary' },
+          { name: 'cart', type: 'binary', dependsOn: 'click' },
+          { name: 'buy', type: 'binary', dependsOn: 'cart', mode: 'aitm' },
+        ],
+      },
+      data,
+    );
+    assert.deepEqual(spec.tasks, [
+      { name: 'click', column: 'click', type: 'binary', weight: 1 },
+      { name: 'cart', column: 'cart', type: 'binary', weight: 1, dependsOn: 'click', mode: 'esmm' },
+      { name: 'buy', column: 'buy', type: 'binary', weight: 1, dependsOn: 'cart', mode: 'aitm', calibration: 0.6 },
+    ]);
+    const tuned = resolveSpec({ ...base, tasks: [{ name: 'click', type: 'binary' }, { name: 'buy', type: 'binary', dependsOn: 'click', mode: 'aitm', calibration: 0 }] }, data);
+    assert.equal(tuned.tasks[1].calibration, 0);
+  });
+
+  it('names /tasks/<i>/dependsOn, /mode and /calibration for each problem', () => {
+    const cases: [TrainingSpec['tasks'], string, RegExp][] = [
+      [[{ name: 'buy', type: 'binary', dependsOn: 'ghost' }], '/tasks/0/dependsOn', /no task named 'ghost'/],
+      [[{ name: 'buy', type: 'binary', dependsOn: 'buy' }], '/tasks/0/dependsOn', /cannot depend on itself/],
+      [[{ name: 'colour', type: 'classification' }, { name: 'buy', type: 'binary', dependsOn: 'colour' }], '/tasks/1/dependsOn', /only a binary task can depend on a binary task; 'buy' is binary and 'colour' is classification/],
+      [[{ name: 'click', type: 'binary' }, { name: 'x', type: 'regression', dependsOn: 'click' }], '/tasks/1/dependsOn', /'x' is regression/],
+      [[{ name: 'click', type: 'binary', mode: 'esmm' }], '/tasks/0/mode', /only to a task with dependsOn/],
+      [[{ name: 'click', type: 'binary', calibration: 1 }], '/tasks/0/calibration', /only to a task with dependsOn/],
+      [[{ name: 'click', type: 'binary' }, { name: 'buy', type: 'binary', dependsOn: 'click', calibration: 1 }], '/tasks/1/calibration', /only to mode "aitm", not "esmm"/],
+    ];
+    for (const [tasks, pointer, detail] of cases) {
+      const errors = errorsOf(() => resolveSpec({ datasetId: 'c', features: [{ name: 'cart' }], tasks }, data));
+      const error = errors.find((e) => e.pointer === pointer);
+      assert.ok(error, `${pointer} in ${JSON.stringify(errors)}`);
+      assert.match(error.detail, detail);
+    }
+  });
+
+  it('refuses cycles, naming every task on the cycle', () => {
+    const errors = errorsOf(() =>
+      resolveSpec(
+        {
+          ...base,
+          tasks: [
+            { name: 'click', type: 'binary', dependsOn: 'buy' },
+            { name: 'cart', type: 'binary', dependsOn: 'click' },
+            { name: 'buy', type: 'binary', dependsOn: 'cart' },
+          ],
+        },
+        data,
+      ),
+    );
+    assert.deepEqual(errors.map((e) => e.pointer), ['/tasks/0/dependsOn', '/tasks/1/dependsOn', '/tasks/2/dependsOn']);
+    assert.match(errors[0].detail, /cycle: 'click' → 'buy' → 'cart' → 'click'/);
+  });
+});

@@ -18,6 +18,9 @@ export const ModelSchema = Type.Object({
       type: Type.String(),
       weight: Type.Number(),
       labels: Type.Optional(Type.Array(LabelSchema, { description: 'Label set, as written in the dataset (classification, binary: [negative, positive], multilabel).' })),
+      dependsOn: Type.Optional(Type.String({ description: 'Cascaded tasks: the task whose event comes first.' })),
+      mode: Type.Optional(Type.String({ description: 'Cascaded tasks: esmm or aitm.' })),
+      calibration: Type.Optional(Type.Number({ description: 'Cascaded aitm tasks: the calibrator weight.' })),
     }),
   ),
   features: Type.Array(Type.Object({ name: Type.String(), type: Type.String() })),
@@ -82,7 +85,7 @@ export const PredictResponseSchema = Type.Object({
   version: Type.Optional(Type.Integer()),
   predictions: Type.Array(Type.Record(Type.String(), Type.Unknown()), {
     description:
-      'One entry per instance with every task: classification/binary {label, probabilities}, multilabel {labels, probabilities}, regression {value}.',
+      'One entry per instance with every task: classification/binary {label, probabilities}, multilabel {labels, probabilities}, regression {value}. A cascaded task (dependsOn) gives in label/probabilities the joint probability that its parent\'s event and its own happen (what its label column means), and adds conditional {given: parent task, label, probabilities}: the probability given the parent\'s event happened.',
   }),
 });
 

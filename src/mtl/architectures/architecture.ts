@@ -1,18 +1,23 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { TObject } from '@sinclair/typebox';
 import type { FieldError } from '../spec-error.js';
-import type { TaskType } from '../spec-fields.js';
+import type { Cascade, TaskType } from '../spec-fields.js';
 
 export interface HeadSpec {
   name: string;
   type: TaskType;
   width: number;
+  /** A cascaded task (binary, on a binary parent): how its head builds on the parent's (see cascade.ts). */
+  cascade?: Cascade;
 }
 
 /**
  * Two views of one set of layers: `training` outputs each head's logits (for numerically stable
  * losses), `serving` outputs probabilities / values. Both list the heads in task order; the
- * serving output layer of a head carries its task's name.
+ * serving output layer of a head carries its task's name, and reads the head's training output.
+ * A cascaded task's training output is the logit of its label's event (the joint one, see
+ * cascade.ts), and the serving model adds its conditional probability after the heads, as
+ * `<task>_conditional`, in task order.
  */
 export interface MultiTaskModel {
   training: tf.LayersModel;
@@ -20,8 +25,14 @@ export interface MultiTaskModel {
   heads: HeadSpec[];
   /** Weights more than one task's loss reaches (trunk, experts, cross-stitched towers): task affinity and the gradient strategies work on these. */
   sharedVariables: tf.Variable[];
-  /** The architecture's own loss term (soft-sharing's L2 tie between towers), added to every step's loss. */
-  regularization?: () => tf.Scalar;
+  /** Extra loss terms (soft-sharing's L2 tie between towers, DSelect-k's gate penalties, AITM's calibrator), added to every step's loss. */
+  regularization?: (step: StepTensors) => tf.Scalar;
+}
+
+/** What a step's regularisation may read: the batch's encoded inputs and every head's training output (logits), in head order. */
+export interface StepTensors {
+  x: tf.Tensor;
+  logits: tf.Tensor[];
 }
 
 export interface BuildModelArgs<A> {
@@ -31,10 +42,14 @@ export interface BuildModelArgs<A> {
   seed: number;
 }
 
-/** What an architecture builds: one symbolic logits tensor per head (in head order), the layer of head t named `<task>_logits`. */
+/**
+ * What an architecture builds: each head's representation (its tower's output, in head order).
+ * The model builder puts the head on it: the logits layer `<task>_logits` (and, for cascaded tasks,
+ * the transfer between towers; see cascade.ts), so every architecture ends its heads the same way.
+ */
 export interface ArchitectureGraph {
   input: tf.SymbolicTensor;
-  logits: tf.SymbolicTensor[];
+  towers: tf.SymbolicTensor[];
 }
 
 /** The parts of a model that depend on its architecture, found again in a loaded serving model by layer name. */
@@ -53,6 +68,6 @@ export interface Architecture<A> {
   build(args: BuildModelArgs<A>): ArchitectureGraph;
   /** Shared variables and regularisation of a model built by `build` (or loaded from the store). */
   parts(serving: tf.LayersModel, heads: HeadSpec[], architecture: A): ArchitectureParts;
-  /** Parameters and hidden units (task heads included), for the memory estimate. */
+  /** Parameters and hidden units (the task heads' logits layers included), for the memory estimate. */
   size(architecture: A, inputSize: number, headWidths: number[]): { parameters: number; units: number };
 }

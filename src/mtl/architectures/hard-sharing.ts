@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { ActivationSchema, LayerSizes } from '../spec-fields.js';
 import { variantSchema, type VariantOf } from '../spec-variants.js';
 import type { Architecture } from './architecture.js';
-import { denseStack, headsSize, logitsLayer, seededInit, stackSize, variablesOf } from './layers.js';
+import { denseStack, headsSize, seededInit, stackSize, variablesOf } from './layers.js';
 
 export const HardSharingSchema = variantSchema(
   'type',
@@ -23,8 +23,8 @@ export const hardSharing: Architecture<HardSharing> = {
     const init = seededInit(seed);
     const input = tf.input({ shape: [inputSize], name: 'features' });
     const trunk = denseStack(input, a.sharedLayers, a.activation, init, (i) => `shared_${i}`);
-    const logits = heads.map((head) => logitsLayer(denseStack(trunk, a.headLayers, a.activation, init, (j) => `${head.name}_hidden_${j}`), head, init));
-    return { input, logits };
+    const towers = heads.map((head) => denseStack(trunk, a.headLayers, a.activation, init, (j) => `${head.name}_hidden_${j}`));
+    return { input, towers };
   },
   parts(serving, _heads, a) {
     return { sharedVariables: variablesOf(serving, a.sharedLayers.map((_, i) => `shared_${i}`)) };

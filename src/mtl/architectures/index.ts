@@ -3,6 +3,7 @@ import { hardSharing } from './hard-sharing.js';
 import { softSharing } from './soft-sharing.js';
 import { mmoe } from './mmoe.js';
 import { ple } from './ple.js';
+import { dselectK } from './dselect-k.js';
 
 /** Every architecture, by its spec `type`. A new one is one file behind `Architecture` and one line here. */
 export const ARCHITECTURES = {
@@ -10,6 +11,7 @@ export const ARCHITECTURES = {
   'soft-sharing': softSharing,
   mmoe,
   ple,
+  'dselect-k': dselectK,
 } as const;
 
 export type ArchitectureType = keyof typeof ARCHITECTURES;
@@ -22,4 +24,4 @@ export function architectureOf<A extends ResolvedArchitecture>(a: A): Architectu
   return ARCHITECTURES[a.type] as unknown as Architecture<A>;
 }
 
-export type { Architecture, ArchitectureGraph, ArchitectureParts, BuildModelArgs, HeadSpec, MultiTaskModel } from './architecture.js';
+export type { Architecture, ArchitectureGraph, ArchitectureParts, BuildModelArgs, HeadSpec, MultiTaskModel, StepTensors } from './architecture.js';

@@ -28,11 +28,6 @@ export function denseStack(
   );
 }
 
-/** One head's logits layer, `<task>_logits` (linear). */
-export function logitsLayer(input: tf.SymbolicTensor, head: { name: string; width: number }, init: ReturnType<typeof seededInit>): tf.SymbolicTensor {
-  return tf.layers.dense({ units: head.width, kernelInitializer: init(), name: `${head.name}_logits` }).apply(input) as tf.SymbolicTensor;
-}
-
 /** Parameters, hidden units and output width of a Dense stack on an input of `input` units. */
 export function stackSize(stack: number[], input: number): { params: number; units: number; out: number } {
   let params = 0;

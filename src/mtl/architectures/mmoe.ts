@@ -4,7 +4,7 @@ import { ActivationSchema, LayerSizes } from '../spec-fields.js';
 import { variantSchema, type VariantOf } from '../spec-variants.js';
 import { GatedMixture } from '../layers/gated-mixture.js';
 import type { Architecture } from './architecture.js';
-import { denseStack, expertsSize, logitsLayer, range, seededInit, variablesOf } from './layers.js';
+import { denseStack, expertsSize, range, seededInit, variablesOf } from './layers.js';
 
 export const MmoeSchema = variantSchema(
   'type',
@@ -34,12 +34,12 @@ export const mmoe: Architecture<Mmoe> = {
     const init = seededInit(seed);
     const input = tf.input({ shape: [inputSize], name: 'features' });
     const experts = range(a.experts).map((e) => denseStack(input, a.expertLayers, a.activation, init, (l) => expertName(e, l)));
-    const logits = heads.map((head) => {
+    const towers = heads.map((head) => {
       const gate = tf.layers.dense({ units: a.experts, activation: 'softmax', kernelInitializer: init(), name: `${head.name}_gate` }).apply(input) as tf.SymbolicTensor;
       const mixed = new GatedMixture({ name: `${head.name}_mixture` }).apply([gate, ...experts]) as tf.SymbolicTensor;
-      return logitsLayer(denseStack(mixed, a.towerLayers, a.activation, init, (l) => `${head.name}_tower_${l}`), head, init);
+      return denseStack(mixed, a.towerLayers, a.activation, init, (l) => `${head.name}_tower_${l}`);
     });
-    return { input, logits };
+    return { input, towers };
   },
   parts(serving, _heads, a) {
     return { sharedVariables: variablesOf(serving, range(a.experts).flatMap((e) => a.expertLayers.map((_, l) => expertName(e, l)))) };

@@ -4,7 +4,7 @@ import { ActivationSchema, LayerSizes } from '../spec-fields.js';
 import { variantSchema, type VariantOf } from '../spec-variants.js';
 import { GatedMixture } from '../layers/gated-mixture.js';
 import type { Architecture, ArchitectureGraph, BuildModelArgs, HeadSpec } from './architecture.js';
-import { denseStack, expertsSize, logitsLayer, range, seededInit, variablesOf } from './layers.js';
+import { denseStack, expertsSize, range, seededInit, variablesOf } from './layers.js';
 
 export const PleSchema = variantSchema(
   'type',
@@ -68,8 +68,8 @@ function buildPle({ architecture: a, heads, inputSize, seed }: BuildModelArgs<Pl
     }
     perTask = next;
   }
-  const logits = heads.map((head, t) => logitsLayer(denseStack(perTask[t], a.towerLayers, a.activation, init, (l) => `${head.name}_tower_${l}`), head, init));
-  return { input, logits };
+  const towers = heads.map((head, t) => denseStack(perTask[t], a.towerLayers, a.activation, init, (l) => `${head.name}_tower_${l}`));
+  return { input, towers };
 }
 
 /**

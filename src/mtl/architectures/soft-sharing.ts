@@ -4,7 +4,7 @@ import { ActivationSchema, LayerSizes } from '../spec-fields.js';
 import { variantSchema, type VariantOf } from '../spec-variants.js';
 import { CrossStitch } from '../layers/cross-stitch.js';
 import type { Architecture, HeadSpec } from './architecture.js';
-import { denseStack, headsSize, logitsLayer, seededInit, stackSize, variablesOf } from './layers.js';
+import { denseStack, headsSize, seededInit, stackSize, variablesOf } from './layers.js';
 
 export const SoftSharingSchema = variantSchema(
   'type',
@@ -46,8 +46,7 @@ export const softSharing: Architecture<SoftSharing> = {
       );
       if (stitched(a, heads)) towers = new CrossStitch({ name: crossStitchName(l) }).apply(towers) as tf.SymbolicTensor[];
     });
-    const logits = heads.map((head, t) => logitsLayer(denseStack(towers[t], a.headLayers, a.activation, init, (j) => `${head.name}_hidden_${j}`), head, init));
-    return { input, logits };
+    return { input, towers: heads.map((head, t) => denseStack(towers[t], a.headLayers, a.activation, init, (j) => `${head.name}_hidden_${j}`)) };
   },
   parts(serving, heads, a) {
     const sharedVariables = stitched(a, heads)
