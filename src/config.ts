@@ -49,6 +49,12 @@ export const ConfigSchema = Type.Object({
   RATE_LIMIT_WINDOW_MS: Type.Integer({ default: 60000, minimum: 1000, description: 'The window of RATE_LIMIT_MAX, in ms.' }),
   REQUEST_TIMEOUT_MS: Type.Integer({ default: 120000, minimum: 1000, description: 'Whole-request timeout of the HTTP server (uploads included).' }),
   MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ default: 1000, minimum: 10, description: 'Above this event-loop delay the API sheds load: 503 with Retry-After.' }),
+  UNREAD_BODY_MAX_BYTES: Type.Integer({
+    default: 64 * 1024 ** 2,
+    minimum: 0,
+    description:
+      'After refusing a request before reading all of its body (a malformed or oversized upload), the API reads and discards up to this many more bytes so the keep-alive connection stays usable; a longer body is answered with Connection: close.',
+  }),
   DATASET_MAX_ROWS: Type.Integer({ default: 5_000_000, minimum: 1, description: 'Most rows in one dataset (413 beyond).' }),
   DATASET_MAX_COLUMNS: Type.Integer({ default: 10_000, minimum: 1, description: 'Most columns in one dataset (400 beyond).' }),
   WORKER_MEMORY_MB: Type.Integer({ default: 8192, minimum: 64, description: 'Memory a worker has for one job: a spec estimated to need more is refused at POST /v1/jobs.' }),

@@ -12,6 +12,7 @@ import datasetRoutes from './routes/datasets.js';
 import jobRoutes from './routes/jobs.js';
 import modelRoutes from './routes/models.js';
 import dashboard from './plugins/dashboard.js';
+import unreadBody from './plugins/unread-body.js';
 
 /** The HTTP API: thin routes over the store, the queue and the model cache. */
 export async function buildApp(deps: AppServices, options: FastifyServerOptions = {}) {
@@ -28,6 +29,7 @@ export async function buildApp(deps: AppServices, options: FastifyServerOptions 
   const { config } = deps;
   await app.register(errorHandler);
   await app.register(services, { services: deps });
+  await app.register(unreadBody, { maxBytes: config.UNREAD_BODY_MAX_BYTES });
   await app.register(auth, { apiKeys: config.API_KEYS, docsPublic: config.DOCS_PUBLIC, metricsPublic: config.METRICS_PUBLIC });
   await app.register(loadLimits, { rateLimitMax: config.RATE_LIMIT_MAX, rateLimitWindowMs: config.RATE_LIMIT_WINDOW_MS, maxEventLoopDelayMs: config.MAX_EVENT_LOOP_DELAY_MS });
   await app.register(metrics);
