@@ -57,6 +57,11 @@ export const ConfigSchema = Type.Object({
   }),
   DATASET_MAX_ROWS: Type.Integer({ default: 5_000_000, minimum: 1, description: 'Most rows in one dataset (413 beyond).' }),
   DATASET_MAX_COLUMNS: Type.Integer({ default: 10_000, minimum: 1, description: 'Most columns in one dataset (400 beyond).' }),
+  DATASET_MAX_RECORD_BYTES: Type.Integer({
+    default: 1024 ** 2,
+    minimum: 1024,
+    description: 'Longest record of an upload (a CSV row, quoted line breaks included, or an NDJSON line), counted in characters; 400 naming the line beyond.',
+  }),
   WORKER_MEMORY_MB: Type.Integer({ default: 8192, minimum: 64, description: 'Memory a worker has for one job: a spec estimated to need more is refused at POST /v1/jobs.' }),
   WORKER_METRICS_PORT: Type.Integer({ default: 0, minimum: 0, maximum: 65535, description: 'Port of a worker\'s own /metrics (Prometheus); 0: off.' }),
   JOB_ATTEMPTS: Type.Integer({ default: 3, minimum: 1, maximum: 100, description: 'Tries of a training job that fails for a transient reason.' }),

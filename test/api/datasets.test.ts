@@ -79,3 +79,50 @@ describe('datasets API', () => {
     assert.equal((await t.app.inject({ url: `/v1/datasets/${id}` })).statusCode, 404);
   });
 });
+
+describe('huge cells: the documented record limit, small samples, small lists', () => {
+  let big: TestApp;
+  before(async () => (big = await createTestApp('datasets-records')));
+  after(async () => big.close());
+
+  const upload = (type: string, payload: string) => big.app.inject({ method: 'POST', url: '/v1/datasets', headers: { 'content-type': type }, payload });
+
+  it('a CSV record or NDJSON line over DATASET_MAX_RECORD_BYTES (1 MB by default) is a 400 naming the line and the setting', async () => {
+    const before = (await big.app.inject({ url: '/v1/datasets' })).json().datasets.length;
+    const csv = await upload('text/csv', 'a,b\n1,2\n3,' + 'x'.repeat(1_100_000) + '\n5,6\n');
+    assert.equal(csv.statusCode, 400, csv.body.slice(0, 300));
+    assert.equal(csv.headers['content-type'], 'application/problem+json; charset=utf-8');
+    assert.match(csv.json().detail, /line 3: .*DATASET_MAX_RECORD_BYTES/);
+    assert.ok(csv.body.length < 2000, `a short answer (${csv.body.length} bytes)`);
+    const quoted = await upload('text/csv', 'a,b\n1,"' + 'x\n'.repeat(600_000) + '"\n');
+    assert.equal(quoted.statusCode, 400, quoted.body.slice(0, 300));
+    assert.match(quoted.json().detail, /line 2: .*DATASET_MAX_RECORD_BYTES/);
+    const nd = await upload('application/x-ndjson', '{"a":1}\n{"a":"' + 'x'.repeat(1_100_000) + '"}\n');
+    assert.equal(nd.statusCode, 400, nd.body.slice(0, 300));
+    assert.match(nd.json().detail, /line 2: .*DATASET_MAX_RECORD_BYTES/);
+    assert.equal((await big.app.inject({ url: '/v1/datasets' })).json().datasets.length, before, 'nothing stored');
+  });
+
+  it('column samples hold a few dozen characters of each value; the list holds summaries, the detail the columns', async () => {
+    const rows = Array.from({ length: 30 }, (_, i) => `${i},${String(i).padStart(6, '0')}${'y'.repeat(50_000)},short${i % 3}`);
+    const res = await upload('text/csv', 'n,long,cat\n' + rows.join('\n') + '\n');
+    assert.equal(res.statusCode, 201, res.body.slice(0, 300));
+    const samples = (body: { columns: { name: string; sample: unknown[] }[] }) => Object.fromEntries(body.columns.map((c) => [c.name, c.sample]));
+    for (const body of [res.json(), (await big.app.inject({ url: `/v1/datasets/${res.json().id}` })).json()]) {
+      const s = samples(body);
+      assert.ok(s.long.length > 0 && s.long.every((v) => typeof v === 'string' && v.length <= 64 && v.endsWith('…')), JSON.stringify(s.long).slice(0, 200));
+      assert.ok(String(s.long[0]).startsWith('000000yyy'), 'the start of the value');
+      assert.deepEqual(s.cat, ['short0', 'short1', 'short2']);
+      assert.deepEqual(s.n.slice(0, 3), [0, 1, 2]);
+      assert.ok(JSON.stringify(body).length < 10_000, `${JSON.stringify(body).length} bytes`);
+    }
+    const list = await big.app.inject({ url: '/v1/datasets' });
+    assert.equal(list.statusCode, 200);
+    const item = list.json().datasets.find((d: { id: string }) => d.id === res.json().id);
+    assert.deepEqual(
+      { rows: item.rows, columnCount: item.columnCount, columnTypes: item.columnTypes, columns: item.columns },
+      { rows: 30, columnCount: 3, columnTypes: { numeric: 1, categorical: 2 }, columns: undefined },
+    );
+    assert.ok(!list.body.includes('yyyy'), 'no cell values in the list');
+  });
+});
