@@ -13,6 +13,7 @@ import jobRoutes from './routes/jobs.js';
 import modelRoutes from './routes/models.js';
 import dashboard from './plugins/dashboard.js';
 import unreadBody from './plugins/unread-body.js';
+import jsonBody from './plugins/json-body.js';
 
 /** The HTTP API: thin routes over the store, the queue and the model cache. */
 export async function buildApp(deps: AppServices, options: FastifyServerOptions = {}) {
@@ -28,6 +29,7 @@ export async function buildApp(deps: AppServices, options: FastifyServerOptions 
   }).withTypeProvider<TypeBoxTypeProvider>();
   const { config } = deps;
   await app.register(errorHandler);
+  await app.register(jsonBody);
   await app.register(services, { services: deps });
   await app.register(unreadBody, { maxBytes: config.UNREAD_BODY_MAX_BYTES });
   await app.register(auth, { apiKeys: config.API_KEYS, docsPublic: config.DOCS_PUBLIC, metricsPublic: config.METRICS_PUBLIC });

@@ -5,6 +5,7 @@ import { SpecError, type FieldError } from '../../mtl/spec-error.js';
 import { DatasetFormatError, PayloadTooLargeError } from '../../store/store-errors.js';
 import { NotFoundError } from '../../shared/not-found-error.js';
 import { FeatureValueError } from '../../mtl/preprocessing.js';
+import { shorten } from '../../mtl/values.js';
 import { IdempotencyKeyReusedError, JobStateConflictError } from '../../queue/queue-errors.js';
 
 interface AjvError {
@@ -17,7 +18,7 @@ interface AjvError {
 /** Turns every error into application/problem+json; 4xx for what the caller can fix, 5xx detail only in the log. */
 async function errorHandler(app: FastifyInstance) {
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    const problem = toProblem(error, request.routeOptions.bodyLimit);
+    const problem = boundProblem(toProblem(error, request.routeOptions.bodyLimit));
     if (problem.status >= 500) {
       request.log.error({ err: error }, 'request failed');
     } else {
@@ -32,8 +33,28 @@ async function errorHandler(app: FastifyInstance) {
   );
 }
 
+/** Sends a problem, its texts bounded (see boundProblem). */
 export function sendProblem(reply: FastifyReply, body: ProblemBody) {
-  return reply.code(body.status).type('application/problem+json').send(body);
+  return reply.code(body.status).type('application/problem+json').send(boundProblem(body));
+}
+
+const MAX_DETAIL_CHARS = 1000;
+const MAX_FIELD_ERRORS = 50;
+
+/**
+ * A problem small whatever the request held: `detail` at most 1000 characters, at most 50 field
+ * errors (the last one says how many more there were), each pointer and detail at most 200. Values
+ * are already cut where messages quote them (describeValue); this is the net under every message,
+ * such as a pointer through a megabyte-long key.
+ */
+export function boundProblem(body: ProblemBody): ProblemBody {
+  const bounded: ProblemBody = { ...body, detail: shorten(body.detail, MAX_DETAIL_CHARS) };
+  if (body.errors) {
+    const errors = body.errors.slice(0, MAX_FIELD_ERRORS).map((e) => ({ pointer: shorten(e.pointer), detail: shorten(e.detail) }));
+    if (body.errors.length > MAX_FIELD_ERRORS) errors[MAX_FIELD_ERRORS - 1] = { pointer: errors[MAX_FIELD_ERRORS - 1].pointer, detail: `${errors[MAX_FIELD_ERRORS - 1].detail} (and ${body.errors.length - MAX_FIELD_ERRORS} more errors)` };
+    bounded.errors = errors;
+  }
+  return bounded;
 }
 
 function toProblem(error: FastifyError, bodyLimit: number | undefined): ProblemBody {
