@@ -2,7 +2,8 @@ import Fastify, { type FastifyServerOptions } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { randomUUID } from 'node:crypto';
 import services, { type AppServices } from './plugins/services.js';
-import errorHandler from './plugins/error-handler.js';
+import errorHandler, { frameworkErrorHandler, RETRY_AFTER_S } from './plugins/error-handler.js';
+import { HttpProblem } from './problem.js';
 import docs from './plugins/swagger.js';
 import auth from './plugins/auth.js';
 import loadLimits from './plugins/load-limits.js';
@@ -25,10 +26,24 @@ export async function buildApp(deps: AppServices, options: FastifyServerOptions 
     // JSON bodies: __proto__ and constructor.prototype keys are refused (400), never merged.
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
+    // The router's own errors (414, 400 for a bad URL) and the shutdown 503 are problems too.
+    frameworkErrors: frameworkErrorHandler,
+    return503OnClosing: false,
     ...options,
   }).withTypeProvider<TypeBoxTypeProvider>();
   const { config } = deps;
   await app.register(errorHandler);
+  // While the server closes, requests still arriving on open keep-alive connections are refused
+  // (Fastify's own 503 is not a problem and has no Retry-After): first of all hooks, before auth.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async (_request, reply) => {
+    if (!closing) return;
+    reply.header('connection', 'close');
+    throw new HttpProblem(503, 'Service Unavailable', 'the server is shutting down; retry shortly', undefined, { 'retry-after': String(RETRY_AFTER_S) });
+  });
   await app.register(jsonBody);
   await app.register(services, { services: deps });
   await app.register(unreadBody, { maxBytes: config.UNREAD_BODY_MAX_BYTES });

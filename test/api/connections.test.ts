@@ -104,7 +104,7 @@ async function listening(name: string, env: Record<string, string> = {}): Promis
 describe('a refused streamed upload leaves its connection usable', () => {
   let t: TestApp;
   let port: number;
-  before(async () => ({ t, port } = await listening('conn-drain', { DATASET_MAX_BYTES: '1000000' })));
+  before(async () => ({ t, port } = await listening('conn-drain', { DATASET_MAX_BYTES: '200000' })));
   after(async () => t.close());
 
   it('400 on a malformed 2 MB CSV, then the next request on the same socket answers at once', async () => {
@@ -180,6 +180,38 @@ describe('a refused upload longer than UNREAD_BODY_MAX_BYTES', () => {
       await closed;
     } finally {
       conn.close();
+    }
+  });
+});
+
+describe('shutting down', () => {
+  it('a request arriving on an open connection while the server closes gets a 503 problem with Retry-After', async () => {
+    const { t, port } = await listening('conn-closing');
+    const conn = await RawConnection.open(port);
+    let closed: Promise<void> | undefined;
+    try {
+      // An upload in flight keeps the connection open while the server closes...
+      const body = Buffer.from('a,b\n' + '1,2\n'.repeat(1000));
+      conn.socket.write(post('/v1/datasets', 'text/csv', body.length) + '\r\n');
+      conn.socket.write(body.subarray(0, 100));
+      await new Promise((r) => setTimeout(r, 200));
+      closed = t.app.close();
+      await new Promise((r) => setTimeout(r, 200));
+      // ...then it ends, and the next request comes on the same connection.
+      conn.socket.write(body.subarray(100));
+      conn.socket.write(get('/v1/datasets') + '\r\n');
+      const upload = await conn.response(30_000);
+      assert.equal(upload.status, 201, upload.body);
+      const refused = await conn.response(10_000);
+      assert.equal(refused.status, 503, refused.body);
+      assert.equal(refused.headers['content-type'], 'application/problem+json; charset=utf-8');
+      assert.equal(JSON.parse(refused.body).status, 503);
+      assert.equal(refused.headers['retry-after'], '5');
+      assert.equal(refused.headers.connection, 'close');
+    } finally {
+      conn.close();
+      await closed;
+      await t.close();
     }
   });
 });

@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin';
-import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { HttpProblem, problemBody, type ProblemBody } from '../problem.js';
 import { SpecError, type FieldError } from '../../mtl/spec-error.js';
 import { DatasetFormatError, PayloadTooLargeError } from '../../store/store-errors.js';
@@ -25,12 +25,34 @@ async function errorHandler(app: FastifyInstance) {
       request.log.info({ status: problem.status, detail: problem.detail }, 'request refused');
     }
     if (error instanceof HttpProblem) for (const [k, v] of Object.entries(error.headers)) reply.header(k, v);
+    if (problem.status === 503 && isRedisDown(error)) reply.header('retry-after', String(RETRY_AFTER_S));
     return sendProblem(reply, problem);
   });
 
   app.setNotFoundHandler((request, reply) =>
     sendProblem(reply, problemBody(404, 'Not Found', `no route for ${request.method} ${request.url.split('?')[0]}`)),
   );
+}
+
+/** Seconds a client is asked to wait (Retry-After) when Redis is away or the server is shutting down. */
+export const RETRY_AFTER_S = 5;
+
+/**
+ * Errors the router meets before any route or hook runs (Fastify's `frameworkErrors`): a path
+ * parameter over `maxParamLength` (414), a URL that does not percent-decode (400). As problems,
+ * with the request id, never echoing the URL.
+ */
+export function frameworkErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  reply.header('x-request-id', request.id);
+  const detail =
+    error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      ? 'a path segment is longer than allowed (ids and model names are at most 100 characters)'
+      : error.code === 'FST_ERR_BAD_URL'
+        ? 'the path is not a valid URL: it has a malformed percent-encoding'
+        : error.message;
+  const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
+  if (status >= 500) request.log.error({ err: error }, 'router error');
+  return sendProblem(reply, problemBody(status, status >= 500 ? 'Internal Server Error' : titleFor(status), status >= 500 ? 'an unexpected error occurred; it has been logged' : detail, status >= 500 ? undefined : [{ pointer: '/url', detail }]));
 }
 
 /** Sends a problem, its texts bounded (see boundProblem). */
@@ -85,6 +107,8 @@ function toProblem(error: FastifyError, bodyLimit: number | undefined): ProblemB
     return problemBody(status, titleFor(status), detail, errors);
   }
   if (isRedisDown(error)) return problemBody(503, 'Service Unavailable', 'the job queue (Redis) is not reachable; try again shortly');
+  const storage = storageProblem(error);
+  if (storage) return storage;
   return problemBody(500, 'Internal Server Error', 'an unexpected error occurred; it has been logged');
 }
 
@@ -107,8 +131,21 @@ export function escapePointer(key: string): string {
 }
 
 function titleFor(status: number): string {
-  const titles: Record<number, string> = { 400: 'Bad Request', 404: 'Not Found', 405: 'Method Not Allowed', 406: 'Not Acceptable', 413: 'Payload Too Large', 415: 'Unsupported Media Type' };
+  const titles: Record<number, string> = { 400: 'Bad Request', 404: 'Not Found', 405: 'Method Not Allowed', 406: 'Not Acceptable', 413: 'Payload Too Large', 414: 'URI Too Long', 415: 'Unsupported Media Type' };
   return titles[status] ?? 'Request Error';
+}
+
+/**
+ * The file system refusing the store (read-only, no permission: 503; disk or quota full: 507): not
+ * the caller's fault and not a bug either. The answer names the error code, never a path; the log
+ * has the whole error.
+ */
+function storageProblem(error: Error): ProblemBody | undefined {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS')
+    return problemBody(503, 'Service Unavailable', `the data store cannot be written (${code}); the data directory must be writable by the API`);
+  if (code === 'ENOSPC' || code === 'EDQUOT') return problemBody(507, 'Insufficient Storage', `the data store is full (${code})`);
+  return undefined;
 }
 
 function isRedisDown(error: Error): boolean {
