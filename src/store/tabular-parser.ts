@@ -1,6 +1,7 @@
 import { Transform, type Readable } from 'node:stream';
 import { parseCsvRecords, recordTooLong } from './csv-parser.js';
 import { DatasetFormatError, PayloadTooLargeError } from './store-errors.js';
+import { shorten } from '../mtl/values.js';
 
 export type TabularFormat = 'csv' | 'ndjson';
 
@@ -68,7 +69,10 @@ async function* parseNdjson(input: Readable, maxRecordChars: number): AsyncGener
     if (Object.prototype.hasOwnProperty.call(value, '__proto__')) throw new DatasetFormatError(`field name '__proto__' is not allowed`, line);
     const record = value as Record<string, unknown>;
     for (const key of Object.keys(record)) {
-      if (!isCell(record[key])) throw new DatasetFormatError(`field '${key}' must be a string, number, boolean, null or a list of those`, line);
+      const cell = record[key];
+      if (!isCell(cell)) throw new DatasetFormatError(`field '${shorten(key)}' must be a string, number, boolean, null or a list of those`, line);
+      // JSON.parse reads 1e309 as Infinity, which would be stored (and read) as a missing value.
+      if (!finiteNumbers(cell)) throw new DatasetFormatError(`field '${shorten(key)}' holds a number too large for a double (beyond ±1.8e308)`, line);
     }
     yield value as Record<string, unknown>;
   }
@@ -100,6 +104,11 @@ async function* lines(input: Readable, maxRecordChars: number): AsyncGenerator<s
 function isScalar(v: unknown): boolean {
   const t = typeof v;
   return t === 'number' || t === 'string' || t === 'boolean';
+}
+
+function finiteNumbers(v: unknown): boolean {
+  if (typeof v === 'number') return Number.isFinite(v);
+  return !Array.isArray(v) || v.every((x) => typeof x !== 'number' || Number.isFinite(x));
 }
 
 function isCell(v: unknown): boolean {

@@ -63,6 +63,18 @@ describe('datasets API', () => {
     assert.equal((await t.app.inject({ url: '/v1/datasets' })).json().datasets.length, before);
   });
 
+  it('refuses an NDJSON number too large for a double (1e309) with a 400 naming the line and column, instead of storing it as missing', async () => {
+    for (const [payload, line, column] of [
+      ['{"a":1,"b":2}\n{"a":1e309,"b":3}\n', 2, 'a'],
+      ['{"a":1}\n\n{"a":2}\n{"a":3,"tags":[1,-1e999]}\n', 4, 'tags'],
+    ] as const) {
+      const res = await t.app.inject({ method: 'POST', url: '/v1/datasets', headers: { 'content-type': 'application/x-ndjson' }, payload });
+      assert.equal(res.statusCode, 400, res.body);
+      assert.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8');
+      assert.match(res.json().detail, new RegExp(`^line ${line}: field '${column}' .*too large`));
+    }
+  });
+
   it('answers 404 for unknown ids, path traversal included', async () => {
     for (const id of ['00000000-0000-4000-8000-000000000000', '..%2F..%2Fetc', 'x']) {
       const res = await t.app.inject({ url: `/v1/datasets/${id}` });
