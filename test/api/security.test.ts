@@ -222,6 +222,28 @@ describe('limits, rate limiting and overload', () => {
   });
 });
 
+describe('training memory', () => {
+  it('refuses, before queueing, a spec whose peak memory would exceed WORKER_MEMORY_MB: 8 × 4096 units with two tasks need about 6.7 GiB', async () => {
+    const t = await createTestApp('memory', { WORKER_MEMORY_MB: '6144' });
+    try {
+      const csv = 'x,y,colour,animal,tags,weight\n1.5,0.3,red,cat,small|pet,4.1\n2.1,1.7,blue,dog,pet,12.5\n0.4,2.2,red,cat,small,3.8\n3.3,0.9,green,dog,pet|loud,20.3\n2.8,1.1,blue,dog,loud,15\n0.9,2.9,green,cat,small|pet,4.6\n';
+      const datasetId = (await t.app.inject({ method: 'POST', url: '/v1/datasets', headers: { 'content-type': 'text/csv' }, payload: csv })).json().id;
+      const spec = (tasks: object[]) => ({ datasetId, tasks, architecture: { sharedLayers: Array.from({ length: 8 }, () => 4096) } });
+      const huge = await t.app.inject({ method: 'POST', url: '/v1/jobs', payload: spec([{ name: 'animal', type: 'classification' }, { name: 'weight', type: 'regression' }]) });
+      assert.equal(huge.statusCode, 422, huge.body);
+      assert.equal(huge.headers['content-type'], 'application/problem+json; charset=utf-8');
+      assert.equal(huge.json().errors[0].pointer, '/architecture');
+      assert.match(huge.json().errors[0].detail, /about \d+ MB .*WORKER_MEMORY_MB/);
+      assert.equal((await t.app.inject({ url: '/v1/jobs' })).json().jobs.length, 0, 'nothing queued');
+      // One task takes no per-task gradients: about 3.8 GiB, which fits.
+      const fits = await t.app.inject({ method: 'POST', url: '/v1/jobs', payload: spec([{ name: 'animal', type: 'classification' }]) });
+      assert.equal(fits.statusCode, 202, fits.body);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
 describe('hostile input (property-based)', () => {
   let t: TestApp;
   let datasetId: string;

@@ -41,5 +41,6 @@ export function projectConflictingGradients(grads: tf.Tensor1D[], rng: () => num
 
 export const pcgrad: LossWeightingMethod<VariantOf<typeof PcGradSchema>> = {
   schema: PcGradSchema,
+  takesTaskGradients: true,
   create: (_config, { weights }) => new PcGrad(weights),
 };
