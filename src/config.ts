@@ -8,6 +8,12 @@ export const ConfigSchema = Type.Object({
   REDIS_URL: Type.Optional(Type.String({ description: 'Redis for the job queue. Unset: 127.0.0.1:6379, else a private redis-server (npm start / npm test; npm start keeps its files under DATA_DIR/redis, AOF on).' })),
   DATA_DIR: Type.String({ default: './data', description: 'Datasets, models, checkpoints and the private Redis live here; share it between the API and the workers.' }),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info', description: 'pino level; JSON logs, pretty on a terminal.' }),
+  LOG_SLOW_REQUEST_MS: Type.Integer({
+    default: 1000,
+    minimum: 0,
+    description:
+      'API: a request that succeeds but takes longer than this is logged at info ("slow request"); other successes only at debug, refusals (4xx) at info, failures (5xx) at warn/error, each as one line with its request id. 0: never "slow".',
+  }),
   TF_BACKEND: Type.Union([Type.Literal('auto'), Type.Literal('tensorflow'), Type.Literal('blas'), Type.Literal('wasm'), Type.Literal('cpu')], {
     default: 'auto',
     description: 'auto: tfjs-node-gpu / tfjs-node when installed, else blas (native OpenBLAS kernels, when built), else wasm, else cpu; the API process (serving) tries wasm before blas.',

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import services, { type AppServices } from './plugins/services.js';
 import errorHandler, { frameworkErrorHandler, RETRY_AFTER_S } from './plugins/error-handler.js';
 import { HttpProblem } from './problem.js';
+import { RequestLog } from './request-log.js';
 import docs from './plugins/swagger.js';
 import auth from './plugins/auth.js';
 import loadLimits from './plugins/load-limits.js';
@@ -23,6 +24,8 @@ export async function buildApp(deps: AppServices, options: FastifyServerOptions 
     requestIdHeader: false,
     ajv: { customOptions: { allErrors: true, coerceTypes: false, removeAdditional: false } },
     requestTimeout: deps.config.REQUEST_TIMEOUT_MS,
+    // One log line per request, at a level by outcome (request-log.ts), not two info lines for each.
+    logController: new RequestLog(deps.config.LOG_SLOW_REQUEST_MS),
     // JSON bodies: __proto__ and constructor.prototype keys are refused (400), never merged.
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',

@@ -6,6 +6,7 @@ import { DatasetFormatError, PayloadTooLargeError } from '../../store/store-erro
 import { NotFoundError } from '../../shared/not-found-error.js';
 import { FeatureValueError } from '../../mtl/preprocessing.js';
 import { shorten } from '../../mtl/values.js';
+import { noteOutcome, requestFields } from '../request-log.js';
 import { IdempotencyKeyReusedError, JobStateConflictError } from '../../queue/queue-errors.js';
 
 interface AjvError {
@@ -19,19 +20,18 @@ interface AjvError {
 async function errorHandler(app: FastifyInstance) {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const problem = boundProblem(toProblem(error, request.routeOptions.bodyLimit));
-    if (problem.status >= 500) {
-      request.log.error({ err: error }, 'request failed');
-    } else {
-      request.log.info({ status: problem.status, detail: problem.detail }, 'request refused');
-    }
+    // Logged once, when the request completes (request-log.ts): the error itself when it was not a deliberate refusal.
+    noteOutcome(request, { detail: problem.detail, err: problem.status >= 500 && !(error instanceof HttpProblem) ? error : undefined });
     if (error instanceof HttpProblem) for (const [k, v] of Object.entries(error.headers)) reply.header(k, v);
     if (problem.status === 503 && isRedisDown(error)) reply.header('retry-after', String(RETRY_AFTER_S));
     return sendProblem(reply, problem);
   });
 
-  app.setNotFoundHandler((request, reply) =>
-    sendProblem(reply, problemBody(404, 'Not Found', `no route for ${request.method} ${request.url.split('?')[0]}`)),
-  );
+  app.setNotFoundHandler((request, reply) => {
+    const problem = boundProblem(problemBody(404, 'Not Found', `no route for ${request.method} ${request.url.split('?')[0]}`));
+    noteOutcome(request, { detail: problem.detail });
+    return sendProblem(reply, problem);
+  });
 }
 
 /** Seconds a client is asked to wait (Retry-After) when Redis is away or the server is shutting down. */
@@ -51,7 +51,9 @@ export function frameworkErrorHandler(error: FastifyError, request: FastifyReque
         ? 'the path is not a valid URL: it has a malformed percent-encoding'
         : error.message;
   const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
-  if (status >= 500) request.log.error({ err: error }, 'router error');
+  // (The router's errors never reach the request log's completion hook: their one line is written here.)
+  if (status >= 500) request.log.error({ req: requestFields(request), res: { statusCode: status }, err: error }, 'request failed');
+  else request.log.info({ req: requestFields(request), res: { statusCode: status }, detail }, 'request refused');
   return sendProblem(reply, problemBody(status, status >= 500 ? 'Internal Server Error' : titleFor(status), status >= 500 ? 'an unexpected error occurred; it has been logged' : detail, status >= 500 ? undefined : [{ pointer: '/url', detail }]));
 }
 
