@@ -8,6 +8,12 @@ export const ConfigSchema = Type.Object({
   REDIS_URL: Type.Optional(Type.String({ description: 'Redis for the job queue. Unset: 127.0.0.1:6379, else a private redis-server (npm start / npm test; npm start keeps its files under DATA_DIR/redis, AOF on).' })),
   DATA_DIR: Type.String({ default: './data', description: 'Datasets, models, checkpoints and the private Redis live here; share it between the API and the workers.' }),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info', description: 'pino level; JSON logs, pretty on a terminal.' }),
+  LOG_SLOW_REQUEST_MS: Type.Integer({
+    default: 1000,
+    minimum: 0,
+    description:
+      'API: a request that succeeds but takes longer than this is logged at info ("slow request"); other successes only at debug, refusals (4xx) at info, failures (5xx) at warn/error, each as one line with its request id. 0: never "slow".',
+  }),
   TF_BACKEND: Type.Union([Type.Literal('auto'), Type.Literal('tensorflow'), Type.Literal('blas'), Type.Literal('wasm'), Type.Literal('cpu')], {
     default: 'auto',
     description: 'auto: tfjs-node-gpu / tfjs-node when installed, else blas (native OpenBLAS kernels, when built), else wasm, else cpu; the API process (serving) tries wasm before blas.',
@@ -51,8 +57,19 @@ export const ConfigSchema = Type.Object({
   RATE_LIMIT_WINDOW_MS: Type.Integer({ default: 60000, minimum: 1000, description: 'The window of RATE_LIMIT_MAX, in ms.' }),
   REQUEST_TIMEOUT_MS: Type.Integer({ default: 120000, minimum: 1000, description: 'Whole-request timeout of the HTTP server (uploads included).' }),
   MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ default: 1000, minimum: 10, description: 'Above this event-loop delay the API sheds load: 503 with Retry-After.' }),
+  UNREAD_BODY_MAX_BYTES: Type.Integer({
+    default: 64 * 1024 ** 2,
+    minimum: 0,
+    description:
+      'After refusing a request before reading all of its body (a malformed or oversized upload), the API reads and discards up to this many more bytes so the keep-alive connection stays usable; a longer body is answered with Connection: close.',
+  }),
   DATASET_MAX_ROWS: Type.Integer({ default: 5_000_000, minimum: 1, description: 'Most rows in one dataset (413 beyond).' }),
   DATASET_MAX_COLUMNS: Type.Integer({ default: 10_000, minimum: 1, description: 'Most columns in one dataset (400 beyond).' }),
+  DATASET_MAX_RECORD_BYTES: Type.Integer({
+    default: 1024 ** 2,
+    minimum: 1024,
+    description: 'Longest record of an upload (a CSV row, quoted line breaks included, or an NDJSON line), counted in characters; 400 naming the line beyond.',
+  }),
   WORKER_MEMORY_MB: Type.Integer({ default: 8192, minimum: 64, description: 'Memory a worker has for one job: a spec estimated to need more is refused at POST /v1/jobs.' }),
   WORKER_METRICS_PORT: Type.Integer({ default: 0, minimum: 0, maximum: 65535, description: 'Port of a worker\'s own /metrics (Prometheus); 0: off.' }),
   JOB_ATTEMPTS: Type.Integer({ default: 3, minimum: 1, maximum: 100, description: 'Tries of a training job that fails for a transient reason.' }),

@@ -2,7 +2,9 @@ import Fastify, { type FastifyServerOptions } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { randomUUID } from 'node:crypto';
 import services, { type AppServices } from './plugins/services.js';
-import errorHandler from './plugins/error-handler.js';
+import errorHandler, { frameworkErrorHandler, RETRY_AFTER_S } from './plugins/error-handler.js';
+import { HttpProblem } from './problem.js';
+import { RequestLog } from './request-log.js';
 import docs from './plugins/swagger.js';
 import auth from './plugins/auth.js';
 import loadLimits from './plugins/load-limits.js';
@@ -12,6 +14,8 @@ import datasetRoutes from './routes/datasets.js';
 import jobRoutes from './routes/jobs.js';
 import modelRoutes from './routes/models.js';
 import dashboard from './plugins/dashboard.js';
+import unreadBody from './plugins/unread-body.js';
+import jsonBody from './plugins/json-body.js';
 
 /** The HTTP API: thin routes over the store, the queue and the model cache. */
 export async function buildApp(deps: AppServices, options: FastifyServerOptions = {}) {
@@ -20,14 +24,32 @@ export async function buildApp(deps: AppServices, options: FastifyServerOptions 
     requestIdHeader: false,
     ajv: { customOptions: { allErrors: true, coerceTypes: false, removeAdditional: false } },
     requestTimeout: deps.config.REQUEST_TIMEOUT_MS,
+    // One log line per request, at a level by outcome (request-log.ts), not two info lines for each.
+    logController: new RequestLog(deps.config.LOG_SLOW_REQUEST_MS),
     // JSON bodies: __proto__ and constructor.prototype keys are refused (400), never merged.
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
+    // The router's own errors (414, 400 for a bad URL) and the shutdown 503 are problems too.
+    frameworkErrors: frameworkErrorHandler,
+    return503OnClosing: false,
     ...options,
   }).withTypeProvider<TypeBoxTypeProvider>();
   const { config } = deps;
   await app.register(errorHandler);
+  // While the server closes, requests still arriving on open keep-alive connections are refused
+  // (Fastify's own 503 is not a problem and has no Retry-After): first of all hooks, before auth.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async (_request, reply) => {
+    if (!closing) return;
+    reply.header('connection', 'close');
+    throw new HttpProblem(503, 'Service Unavailable', 'the server is shutting down; retry shortly', undefined, { 'retry-after': String(RETRY_AFTER_S) });
+  });
+  await app.register(jsonBody);
   await app.register(services, { services: deps });
+  await app.register(unreadBody, { maxBytes: config.UNREAD_BODY_MAX_BYTES });
   await app.register(auth, { apiKeys: config.API_KEYS, docsPublic: config.DOCS_PUBLIC, metricsPublic: config.METRICS_PUBLIC });
   await app.register(loadLimits, { rateLimitMax: config.RATE_LIMIT_MAX, rateLimitWindowMs: config.RATE_LIMIT_WINDOW_MS, maxEventLoopDelayMs: config.MAX_EVENT_LOOP_DELAY_MS });
   await app.register(metrics);

@@ -33,11 +33,13 @@ export const PROBLEM_TYPES: Record<number, string> = {
   404: 'not-found',
   409: 'conflict',
   413: 'payload-too-large',
+  414: 'uri-too-long',
   415: 'unsupported-media-type',
   422: 'unprocessable-spec',
   429: 'too-many-requests',
   500: 'internal-error',
   503: 'unavailable',
+  507: 'insufficient-storage',
 };
 
 export function problemBody(status: number, title: string, detail: string, errors?: FieldError[]): ProblemBody {

@@ -10,13 +10,17 @@ export interface ColumnInfo {
   /** Distinct non-missing values, counted up to `DISTINCT_CAP` (then `distinctCapped` is true). */
   distinct: number;
   distinctCapped: boolean;
-  /** Up to 20 of the distinct values, for a quick look and for label sets of small columns. */
+  /** Up to 20 of the distinct values, for a quick look; texts cut to `SAMPLE_CHARS` (see `sampleValue`). */
   sample: (string | number | boolean)[];
   min?: number;
   max?: number;
 }
 
 export const DISTINCT_CAP = 1000;
+/** Longest text kept in a column's sample: a sample is for a quick look, not a copy of the cells. */
+export const SAMPLE_CHARS = 48;
+/** Texts longer than this are counted as distinct by a hash of their text, not kept whole. */
+const DISTINCT_KEY_CHARS = 64;
 const BOOLEAN_STRINGS = new Set(['true', 'false', 'TRUE', 'FALSE', 'True', 'False']);
 
 /** Streams over rows once and infers each column's type from what it saw. */
@@ -99,7 +103,7 @@ class ColumnStats {
     if (Array.isArray(value)) this.lists++;
     if (typeof value === 'boolean') this.booleans++;
     else if (typeof value === 'number') this.addNumber(value);
-    this.addDistinct(typeof value === 'object' ? JSON.stringify(value) : String(value), value);
+    this.addDistinct(typeof value === 'object' ? distinctKey(JSON.stringify(value)) : String(value), value);
   }
 
   /** A text cell (every CSV cell): the checks of add(), trimming once. */
@@ -116,7 +120,7 @@ class ColumnStats {
       const n = Number(t);
       if (Number.isFinite(n)) this.addNumber(n);
     }
-    this.addDistinct(value, value);
+    this.addDistinct(distinctKey(value), value);
   }
 
   private addNumber(n: number): void {
@@ -130,7 +134,7 @@ class ColumnStats {
       if (this.distinct.size >= DISTINCT_CAP) this.capped = true;
       else {
         this.distinct.add(key);
-        if (this.sample.length < 20 && (typeof value !== 'object' || value === null)) this.sample.push(value as string | number | boolean);
+        if (this.sample.length < 20 && (typeof value !== 'object' || value === null)) this.sample.push(sampleValue(value as string | number | boolean));
       }
     }
   }
@@ -156,6 +160,32 @@ class ColumnStats {
     }
     return info;
   }
+}
+
+/**
+ * A value as a column's sample shows it: a text longer than SAMPLE_CHARS is cut there and ends in
+ * '…' (a long number is kept as the number). Also applied to samples read back from datasets stored
+ * before samples were cut.
+ */
+export function sampleValue(value: string | number | boolean): string | number | boolean {
+  if (typeof value !== 'string' || value.length <= SAMPLE_CHARS) return value;
+  const n = Number(value.trim());
+  return Number.isFinite(n) ? n : `${value.slice(0, SAMPLE_CHARS - 1)}…`;
+}
+
+/** What a distinct value is counted by: short texts themselves, long ones their length and a 53-bit hash (1,000 distinct 1 MB cells would otherwise be held whole). */
+function distinctKey(text: string): string {
+  if (text.length <= DISTINCT_KEY_CHARS) return text;
+  let h1 = 0xdeadbeef;
+  let h2 = 0x41c6ce57;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 2654435761);
+    h2 = Math.imul(h2 ^ c, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  return `\u0000${text.length}:${(h2 >>> 0).toString(36)}${(h1 >>> 0).toString(36)}`;
 }
 
 /** Turns a stored cell into the typed value its column holds (CSV cells arrive as strings). */

@@ -1,6 +1,6 @@
 import type { ResolvedSpec, TaskType } from './spec.js';
 import { SpecError } from './spec-error.js';
-import { isMissing, keyOf, toLabelList, toNumber, type Row, type Scalar } from './values.js';
+import { describeValue, isMissing, keyOf, toLabelList, toNumber, type Row, type Scalar } from './values.js';
 
 /** Learned on the training split and saved with the model, so serving encodes rows the same way. */
 export type FeatureEncoder =
@@ -199,7 +199,7 @@ export class FeatureWriter {
         if (Number.isFinite(value)) out[offset] = (value - f.mean) / f.std;
       } else if (!isMissing(value) && typeof value !== 'function') {
         const n = toNumber(value);
-        if (n === undefined) throw new FeatureValueError(r, f.name, `feature '${f.name}' must be a number, got ${JSON.stringify(value)}`);
+        if (n === undefined) throw new FeatureValueError(r, f.name, `feature '${f.name}' must be a number, got ${describeValue(value)}`);
         out[offset] = (n - f.mean) / f.std;
       }
       return offset + 1;
@@ -291,7 +291,7 @@ function binaryLabels(labels: Scalar[], column: string, positive: Scalar | undef
     throw new SpecError([{ pointer: `${pointer}/column`, detail: `binary task column '${column}' has ${labels.length} distinct labels in the training split, needs 2` }]);
   if (positive !== undefined) {
     const p = labels.find((l) => keyOf(l) === keyOf(positive));
-    if (p === undefined) throw new SpecError([{ pointer: `${pointer}/positiveLabel`, detail: `${JSON.stringify(positive)} is not a label of column '${column}'` }]);
+    if (p === undefined) throw new SpecError([{ pointer: `${pointer}/positiveLabel`, detail: `${describeValue(positive)} is not a label of column '${column}'` }]);
     return labels[0] === p ? [labels[1], p] : [labels[0], p];
   }
   const positiveWords = new Set(['true', '1', 'yes', 'y', 'positive', 'pos']);

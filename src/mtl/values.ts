@@ -39,3 +39,22 @@ export function toLabelList(value: unknown): Scalar[] | undefined {
   if (typeof value === 'number' || typeof value === 'boolean') return [value];
   return undefined;
 }
+
+/** How much of a value error messages (and so answers and logs) echo. */
+export const ECHO_CHARS = 200;
+
+/** `text` cut to `max` characters, ending in '…' when it was longer. */
+export function shorten(text: string, max = ECHO_CHARS): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+/**
+ * A value as an error message shows it: scalars as JSON, texts cut to ECHO_CHARS; lists and objects
+ * by what they are (never serialised: one may be nested thousands of levels deep, or megabytes long).
+ */
+export function describeValue(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(shorten(value));
+  if (Array.isArray(value)) return 'a list';
+  if (value !== null && typeof value === 'object') return 'an object';
+  return shorten(String(value));
+}

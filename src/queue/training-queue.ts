@@ -1,3 +1,4 @@
+import type { EventEmitter } from 'node:events';
 import { Queue, type Job, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { ResolvedSpec } from '../mtl/spec.js';
@@ -138,6 +139,11 @@ export class TrainingQueue {
 
   async close(): Promise<void> {
     await this.queue.close();
+    // BullMQ's close of a shared connection still starting up (its ready check in flight, or Redis
+    // away) removes every listener of its RedisConnection, whose start-up then fails when the
+    // connection is disconnected below and is emitted as an 'error' nobody hears: the process
+    // would die of it. Someone hears it now.
+    (this.queue as unknown as { connection?: EventEmitter }).connection?.on('error', () => undefined);
     this.connection.disconnect();
   }
 }

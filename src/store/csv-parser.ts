@@ -5,7 +5,7 @@ import { DatasetFormatError } from './store-errors.js';
  * Streams CSV (RFC 4180: comma-separated, `"`-quoted fields with `""` for a quote and line breaks
  * inside quotes; LF or CRLF; a UTF-8 BOM is dropped; empty lines are skipped) into records, each an
  * array of strings. The first record is the header. Records of a wrong length, stray quotes and
- * records over `maxRecordChars` fail with the line they start on.
+ * records over `maxRecordChars` (DATASET_MAX_RECORD_BYTES) fail with the line they start on.
  *
  * Lines without a quote, by far the common case, are split with String#split: several times faster
  * than a general parser on wide numeric files.
@@ -16,8 +16,8 @@ export async function* parseCsvRecords(input: Readable, maxRecordChars: number):
   let line = 0;
   let first = true;
   let width = -1;
-  /** A quoted record that goes on over line breaks: its text so far, the line it began on. */
-  let open: { text: string; line: number } | null = null;
+  /** A quoted record that goes on over line breaks: its text so far, the line it began on, its quote characters so far. */
+  let open: { text: string; line: number; quotes: number } | null = null;
 
   const finish = (fields: string[], at: number): string[] => {
     if (width < 0) width = fields.length;
@@ -30,8 +30,9 @@ export async function* parseCsvRecords(input: Readable, maxRecordChars: number):
     const text = physical.endsWith('\r') ? physical.slice(0, -1) : physical;
     if (open) {
       open.text += '\n' + text;
-      if (open.text.length > maxRecordChars) throw new DatasetFormatError(`record is longer than ${maxRecordChars} characters`, open.line);
-      if (quotesBalanced(open.text)) {
+      if (open.text.length > maxRecordChars) throw recordTooLong(maxRecordChars, open.line);
+      open.quotes += countQuotes(text); // counted line by line: rescanning the whole record each line would be quadratic
+      if (open.quotes % 2 === 0) {
         const { text: record, line: at } = open;
         open = null;
         yield finish(splitQuoted(record, at), at);
@@ -39,9 +40,13 @@ export async function* parseCsvRecords(input: Readable, maxRecordChars: number):
       return;
     }
     if (text === '') return;
+    if (text.length > maxRecordChars) throw recordTooLong(maxRecordChars, line);
     if (!text.includes('"')) yield finish(text.split(','), line);
-    else if (quotesBalanced(text)) yield finish(splitQuoted(text, line), line);
-    else open = { text, line };
+    else {
+      const quotes = countQuotes(text);
+      if (quotes % 2 === 0) yield finish(splitQuoted(text, line), line);
+      else open = { text, line, quotes };
+    }
   }
 
   for await (const chunk of input as AsyncIterable<string>) {
@@ -51,22 +56,27 @@ export async function* parseCsvRecords(input: Readable, maxRecordChars: number):
       first = false;
     }
     let start = 0;
-    for (let nl = data.indexOf('\n'); nl >= 0; nl = data.indexOf('\n', start)) {
+    // `rest` has no line break: search only the new chunk for the first one.
+    for (let nl = data.indexOf('\n', data.length - chunk.length); nl >= 0; nl = data.indexOf('\n', start)) {
       yield* take(data.slice(start, nl));
       start = nl + 1;
     }
     rest = data.slice(start);
-    if (rest.length > maxRecordChars) throw new DatasetFormatError(`record is longer than ${maxRecordChars} characters`, line + 1);
+    if (rest.length > maxRecordChars) throw recordTooLong(maxRecordChars, (open as { line: number } | null)?.line ?? line + 1);
   }
   if (rest !== '') yield* take(rest);
   if (open) throw new DatasetFormatError('a quoted field is not closed', (open as { line: number }).line);
 }
 
-/** Whether every quoted field in `text` is closed (an even number of quote characters). */
-function quotesBalanced(text: string): boolean {
+export function recordTooLong(maxRecordChars: number, line: number): DatasetFormatError {
+  return new DatasetFormatError(`record is longer than ${maxRecordChars} characters (DATASET_MAX_RECORD_BYTES)`, line);
+}
+
+/** The quote characters in `text` (every quoted field in a record is closed when their count is even). */
+function countQuotes(text: string): number {
   let n = 0;
   for (let i = text.indexOf('"'); i >= 0; i = text.indexOf('"', i + 1)) n++;
-  return n % 2 === 0;
+  return n;
 }
 
 /** Splits one record that has quotes in it. */

@@ -3,13 +3,13 @@ import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
-import { ColumnInference, type ColumnInfo } from '../mtl/column-inference.js';
+import { ColumnInference, sampleValue, type ColumnInfo, type ColumnType } from '../mtl/column-inference.js';
 import type { Row } from '../mtl/values.js';
 import type { RowSource } from '../mtl/row-source.js';
 import { writeDirAtomically } from './atomic-dir.js';
 import { storedCells, storedRowSource } from './stored-rows.js';
 import { isValidId, newId } from '../shared/ids.js';
-import { ByteLimit, parseRows, type TabularFormat } from './tabular-parser.js';
+import { ByteLimit, MAX_RECORD_CHARS, parseRows, type TabularFormat } from './tabular-parser.js';
 import { DatasetFormatError, PayloadTooLargeError } from './store-errors.js';
 import { NotFoundError } from '../shared/not-found-error.js';
 
@@ -17,6 +17,8 @@ export interface DatasetLimits {
   maxBytes: number;
   maxRows?: number;
   maxColumns?: number;
+  /** Longest CSV record or NDJSON line, in characters (default: MAX_RECORD_CHARS, 1 Mi). */
+  maxRecordChars?: number;
 }
 
 export interface DatasetInfo {
@@ -27,6 +29,19 @@ export interface DatasetInfo {
   columns: ColumnInfo[];
   bytes: number;
   createdAt: string;
+}
+
+/** A dataset in a list: what it is without its columns (GET /v1/datasets/:id has those). */
+export interface DatasetSummary {
+  id: string;
+  name: string;
+  format: TabularFormat;
+  rows: number;
+  bytes: number;
+  createdAt: string;
+  columnCount: number;
+  /** How many columns of each type. */
+  columnTypes: Partial<Record<ColumnType, number>>;
 }
 
 const META = 'dataset.json';
@@ -41,14 +56,14 @@ export class DatasetStore {
   constructor(private readonly dir: string) {}
 
   async create(name: string, format: TabularFormat, body: Readable, limits: number | DatasetLimits): Promise<DatasetInfo> {
-    const { maxBytes, maxRows = Infinity, maxColumns = Infinity } = typeof limits === 'number' ? { maxBytes: limits } : limits;
+    const { maxBytes, maxRows = Infinity, maxColumns = Infinity, maxRecordChars = MAX_RECORD_CHARS } = typeof limits === 'number' ? { maxBytes: limits } : limits;
     const id = newId();
     return writeDirAtomically(join(this.dir, id), async (tmp) => {
       let inference = new ColumnInference();
       const limited = new ByteLimit(maxBytes);
       body.on('error', (err) => limited.destroy(err));
       body.pipe(limited);
-      const rows = parseRows(limited, format);
+      const rows = parseRows(limited, format, maxRecordChars);
       let header = format === 'csv';
       async function* lines() {
         for await (const row of rows) {
@@ -76,18 +91,22 @@ export class DatasetStore {
   async get(id: string): Promise<DatasetInfo> {
     if (!isValidId(id)) throw new NotFoundError('dataset', id);
     try {
-      return JSON.parse(await readFile(join(this.dir, id, META), 'utf8')) as DatasetInfo;
+      const info = JSON.parse(await readFile(join(this.dir, id, META), 'utf8')) as DatasetInfo;
+      // Datasets stored before samples were cut may hold whole cells there: show them cut too.
+      for (const c of info.columns) c.sample = c.sample.map(sampleValue);
+      return info;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError('dataset', id);
       throw err;
     }
   }
 
-  async list(): Promise<DatasetInfo[]> {
+  /** Every dataset as a summary (newest first): a list stays small however wide the datasets are. */
+  async list(): Promise<DatasetSummary[]> {
     await mkdir(this.dir, { recursive: true });
     const ids = (await readdir(this.dir)).filter(isValidId);
-    const infos = await Promise.all(ids.map((id) => this.get(id).catch(() => undefined)));
-    return infos.filter((i): i is DatasetInfo => i !== undefined).sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+    const infos = await Promise.all(ids.map((id) => this.get(id).then(summaryOf, () => undefined)));
+    return infos.filter((i): i is DatasetSummary => i !== undefined).sort((a, b) => b.createdAt.localeCompare(a.createdAt));
   }
 
   async delete(id: string): Promise<void> {
@@ -111,4 +130,10 @@ export class DatasetStore {
     const info = await this.get(id);
     return { info, source: storedRowSource(join(this.dir, id, ROWS), info) };
   }
+}
+
+function summaryOf({ id, name, format, rows, bytes, createdAt, columns }: DatasetInfo): DatasetSummary {
+  const columnTypes: Partial<Record<ColumnType, number>> = {};
+  for (const c of columns) columnTypes[c.type] = (columnTypes[c.type] ?? 0) + 1;
+  return { id, name, format, rows, bytes, createdAt, columnCount: columns.length, columnTypes };
 }

@@ -63,6 +63,18 @@ describe('datasets API', () => {
     assert.equal((await t.app.inject({ url: '/v1/datasets' })).json().datasets.length, before);
   });
 
+  it('refuses an NDJSON number too large for a double (1e309) with a 400 naming the line and column, instead of storing it as missing', async () => {
+    for (const [payload, line, column] of [
+      ['{"a":1,"b":2}\n{"a":1e309,"b":3}\n', 2, 'a'],
+      ['{"a":1}\n\n{"a":2}\n{"a":3,"tags":[1,-1e999]}\n', 4, 'tags'],
+    ] as const) {
+      const res = await t.app.inject({ method: 'POST', url: '/v1/datasets', headers: { 'content-type': 'application/x-ndjson' }, payload });
+      assert.equal(res.statusCode, 400, res.body);
+      assert.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8');
+      assert.match(res.json().detail, new RegExp(`^line ${line}: field '${column}' .*too large`));
+    }
+  });
+
   it('answers 404 for unknown ids, path traversal included', async () => {
     for (const id of ['00000000-0000-4000-8000-000000000000', '..%2F..%2Fetc', 'x']) {
       const res = await t.app.inject({ url: `/v1/datasets/${id}` });
@@ -77,5 +89,52 @@ describe('datasets API', () => {
     const { id } = res.json();
     assert.equal((await t.app.inject({ method: 'DELETE', url: `/v1/datasets/${id}` })).statusCode, 204);
     assert.equal((await t.app.inject({ url: `/v1/datasets/${id}` })).statusCode, 404);
+  });
+});
+
+describe('huge cells: the documented record limit, small samples, small lists', () => {
+  let big: TestApp;
+  before(async () => (big = await createTestApp('datasets-records')));
+  after(async () => big.close());
+
+  const upload = (type: string, payload: string) => big.app.inject({ method: 'POST', url: '/v1/datasets', headers: { 'content-type': type }, payload });
+
+  it('a CSV record or NDJSON line over DATASET_MAX_RECORD_BYTES (1 MB by default) is a 400 naming the line and the setting', async () => {
+    const before = (await big.app.inject({ url: '/v1/datasets' })).json().datasets.length;
+    const csv = await upload('text/csv', 'a,b\n1,2\n3,' + 'x'.repeat(1_100_000) + '\n5,6\n');
+    assert.equal(csv.statusCode, 400, csv.body.slice(0, 300));
+    assert.equal(csv.headers['content-type'], 'application/problem+json; charset=utf-8');
+    assert.match(csv.json().detail, /line 3: .*DATASET_MAX_RECORD_BYTES/);
+    assert.ok(csv.body.length < 2000, `a short answer (${csv.body.length} bytes)`);
+    const quoted = await upload('text/csv', 'a,b\n1,"' + 'x\n'.repeat(600_000) + '"\n');
+    assert.equal(quoted.statusCode, 400, quoted.body.slice(0, 300));
+    assert.match(quoted.json().detail, /line 2: .*DATASET_MAX_RECORD_BYTES/);
+    const nd = await upload('application/x-ndjson', '{"a":1}\n{"a":"' + 'x'.repeat(1_100_000) + '"}\n');
+    assert.equal(nd.statusCode, 400, nd.body.slice(0, 300));
+    assert.match(nd.json().detail, /line 2: .*DATASET_MAX_RECORD_BYTES/);
+    assert.equal((await big.app.inject({ url: '/v1/datasets' })).json().datasets.length, before, 'nothing stored');
+  });
+
+  it('column samples hold a few dozen characters of each value; the list holds summaries, the detail the columns', async () => {
+    const rows = Array.from({ length: 30 }, (_, i) => `${i},${String(i).padStart(6, '0')}${'y'.repeat(50_000)},short${i % 3}`);
+    const res = await upload('text/csv', 'n,long,cat\n' + rows.join('\n') + '\n');
+    assert.equal(res.statusCode, 201, res.body.slice(0, 300));
+    const samples = (body: { columns: { name: string; sample: unknown[] }[] }) => Object.fromEntries(body.columns.map((c) => [c.name, c.sample]));
+    for (const body of [res.json(), (await big.app.inject({ url: `/v1/datasets/${res.json().id}` })).json()]) {
+      const s = samples(body);
+      assert.ok(s.long.length > 0 && s.long.every((v) => typeof v === 'string' && v.length <= 64 && v.endsWith('…')), JSON.stringify(s.long).slice(0, 200));
+      assert.ok(String(s.long[0]).startsWith('000000yyy'), 'the start of the value');
+      assert.deepEqual(s.cat, ['short0', 'short1', 'short2']);
+      assert.deepEqual(s.n.slice(0, 3), [0, 1, 2]);
+      assert.ok(JSON.stringify(body).length < 10_000, `${JSON.stringify(body).length} bytes`);
+    }
+    const list = await big.app.inject({ url: '/v1/datasets' });
+    assert.equal(list.statusCode, 200);
+    const item = list.json().datasets.find((d: { id: string }) => d.id === res.json().id);
+    assert.deepEqual(
+      { rows: item.rows, columnCount: item.columnCount, columnTypes: item.columnTypes, columns: item.columns },
+      { rows: 30, columnCount: 3, columnTypes: { numeric: 1, categorical: 2 }, columns: undefined },
+    );
+    assert.ok(!list.body.includes('yyyy'), 'no cell values in the list');
   });
 });

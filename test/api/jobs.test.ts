@@ -91,6 +91,21 @@ describe('jobs API', () => {
     assert.equal((await t.app.inject({ url: '/v1/jobs' })).json().jobs.length, before, 'nothing was queued');
   });
 
+  it('keeps problems small however big the bad spec: long keys cut, at most 50 field errors, no deep nesting', async () => {
+    const longKey = await post({ datasetId, tasks: [{ name: 'label', type: 'classification' }], ['k'.repeat(900_000)]: 1 });
+    assert.equal(longKey.statusCode, 400);
+    assert.match(longKey.json().errors[0].pointer, /^\/k+…$/);
+    assert.ok(longKey.body.length < 3000, `${longKey.body.length} bytes`);
+    const many = await post({ datasetId, tasks: Array.from({ length: 400 }, (_, i) => ({ name: `t${i}`, type: 'ranking', weight: 'heavy' })) });
+    assert.equal(many.statusCode, 400);
+    assert.equal(many.json().errors.length, 50);
+    assert.match(many.json().errors[49].detail, /and \d+ more errors/);
+    assert.ok(many.body.length < 20_000, `${many.body.length} bytes`);
+    const deep = await post(`{"datasetId": "${datasetId}", "tasks": [{"name": "label", "type": "classification"}], "architecture": ${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}}`);
+    assert.equal(deep.statusCode, 400, deep.body.slice(0, 300));
+    assert.match(deep.json().errors[0].pointer, /^\/architecture\/a\/a/);
+  });
+
   it('answers 404 for an unknown job', async () => {
     const res = await t.app.inject({ url: '/v1/jobs/00000000-0000-4000-8000-000000000000' });
     assert.equal(res.statusCode, 404);

@@ -1,6 +1,8 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { join } from 'node:path';
 import { createStores } from '../../src/composition-root.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
@@ -119,6 +121,55 @@ describe('predict limits', () => {
     const res = await t.app.inject({ method: 'POST', url: `/v1/models/${v1.metadata.id}/predict`, headers: { 'content-type': 'application/json' }, payload: '{"instances": [' });
     assert.equal(res.statusCode, 400);
     assert.equal(res.json().errors[0].pointer, '/body');
+  });
+});
+
+describe('hostile values in predict instances', () => {
+  it('a deeply nested value is a 400 naming its field, not a 500', async () => {
+    const deep = '['.repeat(5000) + ']'.repeat(5000); // written out: JSON.stringify itself cannot go this deep
+    const pixels = JSON.stringify(digitInstances(0, 1)[0]).slice(1, -1);
+    for (const field of ['p3', 'unused']) {
+      const payload = `{"instances": [{${pixels}, "${field}": ${deep}}]}`;
+      const res = await t.app.inject({ method: 'POST', url: `/v1/models/${v1.metadata.id}/predict`, headers: { 'content-type': 'application/json' }, payload });
+      assert.equal(res.statusCode, 400, res.body.slice(0, 300));
+      assert.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8');
+      const problem = res.json();
+      assert.match(problem.errors[0].pointer, /^\/instances\/0\/(p3|unused)\/0\/0/);
+      assert.match(problem.detail, /nested/);
+      assert.ok(res.body.length < 2000, `${res.body.length} bytes`);
+    }
+    const fine = await predict(v1.metadata.id, { instances: [{ ...digitInstances(0, 1)[0], p3: [[1]] }] });
+    assert.equal(fine.statusCode, 400, 'a list is still not a number');
+    assert.match(fine.json().errors[0].pointer, /^\/instances\/0\/p3$/);
+  });
+
+  it('a long bad value is echoed cut to 200 characters', async () => {
+    const res = await predict(v1.metadata.id, { instances: [{ ...digitInstances(0, 1)[0], p3: 'dark'.repeat(15_000) }] });
+    assert.equal(res.statusCode, 400);
+    const problem = res.json();
+    assert.equal(problem.errors[0].pointer, '/instances/0/p3');
+    assert.match(problem.detail, /must be a number, got "(dark)+d?a?r?…"$/);
+    assert.ok(problem.detail.length < 300, problem.detail.length);
+    assert.ok(res.body.length < 1000, `${res.body.length} bytes`);
+  });
+});
+
+describe('a 5 MB bad value (default body limit)', () => {
+  let big: TestApp;
+  const lines: string[] = [];
+  before(async () => {
+    const sink = new Writable({ write: (chunk, _enc, done) => (lines.push(...String(chunk).split('\n').filter(Boolean)), done()) });
+    big = await createTestApp('predict-big', {}, { logger: pino({ level: 'info' }, sink) });
+    await big.services.models.save(v1.metadata, v1.artifacts);
+  });
+  after(async () => big.close());
+
+  it('comes back cut in a small answer and a short log line', async () => {
+    const res = await big.app.inject({ method: 'POST', url: `/v1/models/${v1.metadata.id}/predict`, payload: { instances: [{ ...digitInstances(0, 1)[0], p3: 'x'.repeat(5_000_000) }] } });
+    assert.equal(res.statusCode, 400);
+    assert.ok(res.body.length < 1000, `${res.body.length} bytes`);
+    assert.ok(lines.length > 0, 'the refusal was logged');
+    for (const line of lines) assert.ok(line.length < 2000, `a log line of ${line.length} characters`);
   });
 });
 

@@ -21,6 +21,8 @@ import { newId } from '../../src/shared/ids.js';
 const ADMIN = 'admin-key-0123456789';
 const PREDICT = 'predict-key-0123456789';
 const UUID = '00000000-0000-4000-8000-000000000000';
+/** How a client might spell a key's query parameter: percent-encoded, other cases, array syntax, other names. */
+const QUERY_KEY_SPELLINGS = ['access_token', 'access%5Ftoken', 'access%5ftoken', 'ACCESS_TOKEN', 'Access_Token', 'access_token[]', 'access%5Ftoken%5B%5D', '%61ccess_token', 'access_token%00', 'accessToken', 'access-token', 'api_key', 'apiKey', 'key', 'token', 'auth', 'authorization', 'Bearer'];
 
 interface Route {
   method: string;
@@ -71,13 +73,18 @@ describe('authentication and roles', () => {
     }
   });
 
-  it('the live-progress stream takes ?access_token= (EventSource cannot send headers); nothing else does', async () => {
-    assert.equal((await t.app.inject({ url: `/v1/jobs/${UUID}/events?access_token=${ADMIN}` })).statusCode, 404);
-    assert.equal((await t.app.inject({ url: `/v1/jobs/${UUID}/events` })).statusCode, 401);
-    assert.equal((await t.app.inject({ url: `/v1/jobs/${UUID}?access_token=${ADMIN}` })).statusCode, 401);
+  it('takes no API key in the query string, however the parameter is spelled (the dashboard streams events with a header)', async () => {
+    for (const spelling of QUERY_KEY_SPELLINGS) {
+      for (const path of [`/v1/jobs/${UUID}/events`, `/v1/jobs/${UUID}`, '/v1/datasets']) {
+        const res = await t.app.inject({ url: `${path}?${spelling}=${ADMIN}` });
+        assert.equal(res.statusCode, 401, `${path}?${spelling}=`);
+        assert.ok(!res.body.includes(ADMIN), 'the key is not echoed');
+      }
+    }
+    assert.equal((await t.app.inject({ url: `/v1/jobs/${UUID}/events`, headers: { authorization: `Bearer ${ADMIN}` } })).statusCode, 404, 'the header still works');
   });
 
-  it('never logs a key', async () => {
+  it('never logs a key, not even one sent in the query string under any spelling', async () => {
     const sink = new Writable({ write: (chunk, _enc, done) => (logs.push(String(chunk)), done()) });
     const redis = await testRedis();
     const dir = mkdtempSync(join(tmpdir(), 'mtl-logs-'));
@@ -87,13 +94,19 @@ describe('authentication and roles', () => {
     const app = await buildApp(services, { loggerInstance: logger });
     await app.inject({ url: '/v1/datasets', headers: { authorization: `Bearer ${ADMIN}` } });
     await app.inject({ url: '/v1/datasets', headers: { authorization: `Bearer wrong-${ADMIN}` } });
-    await app.inject({ url: `/v1/jobs/${UUID}/events?access_token=${ADMIN}` });
+    for (const spelling of QUERY_KEY_SPELLINGS) {
+      await app.inject({ url: `/v1/jobs/${UUID}/events?${spelling}=${ADMIN}` });
+      await app.inject({ url: `/v1/datasets?name=x&${spelling}=${ADMIN}&b=1`, headers: { authorization: `Bearer ${ADMIN}` } });
+      await app.inject({ url: `/no/such/route?${spelling}=${ADMIN}` });
+    }
     await app.close();
     await redis.stop();
     rmSync(dir, { recursive: true, force: true });
     const text = logs.join('');
     assert.ok(text.includes('request completed') || text.includes('incoming request'), 'requests were logged');
-    assert.ok(!text.includes(ADMIN), 'no key in the logs');
+    assert.ok(text.includes('/v1/datasets?name=x&'), 'query strings are still logged');
+    const leaks = text.split('\n').filter((l) => l.includes(ADMIN));
+    assert.deepEqual(leaks, [], 'no key in the logs');
   });
 });
 
@@ -203,6 +216,28 @@ describe('limits, rate limiting and overload', () => {
       assert.equal(huge.statusCode, 422, huge.body);
       assert.equal(huge.json().errors[0].pointer, '/architecture');
       assert.match(huge.json().errors[0].detail, /about \d+ MB/);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe('training memory', () => {
+  it('refuses, before queueing, a spec whose peak memory would exceed WORKER_MEMORY_MB: 8 × 4096 units with two tasks need about 6.7 GiB', async () => {
+    const t = await createTestApp('memory', { WORKER_MEMORY_MB: '6144' });
+    try {
+      const csv = 'x,y,colour,animal,tags,weight\n1.5,0.3,red,cat,small|pet,4.1\n2.1,1.7,blue,dog,pet,12.5\n0.4,2.2,red,cat,small,3.8\n3.3,0.9,green,dog,pet|loud,20.3\n2.8,1.1,blue,dog,loud,15\n0.9,2.9,green,cat,small|pet,4.6\n';
+      const datasetId = (await t.app.inject({ method: 'POST', url: '/v1/datasets', headers: { 'content-type': 'text/csv' }, payload: csv })).json().id;
+      const spec = (tasks: object[]) => ({ datasetId, tasks, architecture: { sharedLayers: Array.from({ length: 8 }, () => 4096) } });
+      const huge = await t.app.inject({ method: 'POST', url: '/v1/jobs', payload: spec([{ name: 'animal', type: 'classification' }, { name: 'weight', type: 'regression' }]) });
+      assert.equal(huge.statusCode, 422, huge.body);
+      assert.equal(huge.headers['content-type'], 'application/problem+json; charset=utf-8');
+      assert.equal(huge.json().errors[0].pointer, '/architecture');
+      assert.match(huge.json().errors[0].detail, /about \d+ MB .*WORKER_MEMORY_MB/);
+      assert.equal((await t.app.inject({ url: '/v1/jobs' })).json().jobs.length, 0, 'nothing queued');
+      // One task takes no per-task gradients: about 3.8 GiB, which fits.
+      const fits = await t.app.inject({ method: 'POST', url: '/v1/jobs', payload: spec([{ name: 'animal', type: 'classification' }]) });
+      assert.equal(fits.statusCode, 202, fits.body);
     } finally {
       await t.close();
     }

@@ -22,13 +22,13 @@ export function testApiRoot(config: Config, redisUrl: string, logger: Logger = p
   return { config, logger, redisUrl, stores: createStores(config) };
 }
 
-/** The real API (real Redis, real store in a temp dir) under a unique queue prefix. */
-export async function createTestApp(name: string, env: Record<string, string> = {}): Promise<TestApp> {
+/** The real API (real Redis, real store in a temp dir) under a unique queue prefix; `logger` to read what it logs. */
+export async function createTestApp(name: string, env: Record<string, string> = {}, options: { logger?: Logger } = {}): Promise<TestApp> {
   const redis = await testRedis();
   const dataDir = mkdtempSync(join(tmpdir(), `mtl-${name}-`));
   // Tests train in-process, which stalls the event loop: load shedding is tested on its own (test/api/security.test.ts).
   const config = loadConfig({ DATA_DIR: dataDir, QUEUE_PREFIX: uniquePrefix(name), LOG_LEVEL: 'silent', MAX_EVENT_LOOP_DELAY_MS: '600000', ...env });
-  const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  const logger = options.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const services = await createServices(testApiRoot(config, redis.url, logger));
   const app = await buildApp(services, { loggerInstance: logger });
   await app.ready();

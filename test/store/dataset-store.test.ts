@@ -99,6 +99,18 @@ describe('dataset store', () => {
       await assert.rejects(store.get(id), NotFoundError);
   });
 
+  it('cuts the samples of datasets stored before samples were cut (on reading), and lists summaries', async () => {
+    const info = await store.create('old', 'csv', body('a,b\n1,x\n'), 1e6);
+    const meta = join(dir, info.id, 'dataset.json');
+    const stored = JSON.parse(readFileSync(meta, 'utf8'));
+    stored.columns[1].sample = ['z'.repeat(100_000)];
+    writeFileSync(meta, JSON.stringify(stored));
+    assert.deepEqual((await store.get(info.id)).columns[1].sample, ['z'.repeat(47) + '…']);
+    assert.equal(JSON.parse(readFileSync(meta, 'utf8')).columns[1].sample[0].length, 100_000, 'the stored file is left as it is');
+    const listed = (await store.list()).find((d) => d.id === info.id);
+    assert.deepEqual(listed, { id: info.id, name: 'old', format: 'csv', rows: 1, bytes: info.bytes, createdAt: info.createdAt, columnCount: 2, columnTypes: { numeric: 1, categorical: 1 } });
+  });
+
   it('deletes', async () => {
     const info = await store.create('tmp', 'csv', body('a\n1\n'), 1e6);
     await store.delete(info.id);

@@ -24,7 +24,7 @@ export async function datasetsPage(root, ctx) {
                 { dataset: { datasetId: d.id } },
                 h('td', {}, h('a', { href: `#/datasets/${d.id}` }, d.name), h('div', { class: 'muted small mono' }, shortId(d.id))),
                 h('td', { class: 'num' }, d.rows),
-                h('td', { class: 'small' }, columnSummary(d.columns)),
+                h('td', { class: 'small' }, columnSummary(d)),
                 h('td', {}, d.format),
                 h('td', { class: 'num' }, bytes(d.bytes)),
                 h('td', { class: 'small', title: d.createdAt }, ago(d.createdAt)),
@@ -50,10 +50,9 @@ export async function datasetsPage(root, ctx) {
   await refresh();
 }
 
-function columnSummary(columns) {
-  const counts = {};
-  for (const c of columns) counts[c.type] = (counts[c.type] ?? 0) + 1;
-  return `${columns.length}: ${Object.entries(counts)
+/** "66: 64 numeric, 2 categorical" from a list entry's summary (the list carries counts, not the columns). */
+function columnSummary(d) {
+  return `${d.columnCount}: ${Object.entries(d.columnTypes ?? {})
     .map(([t, n]) => `${n} ${t}`)
     .join(', ')}`;
 }

@@ -48,18 +48,16 @@ export function requiredRole(method: string, route: string | undefined, opts: { 
   return 'admin';
 }
 
+/**
+ * The key of `Authorization: Bearer <key>`, the only place a key is taken from. Never the query
+ * string: URLs end up in logs, proxies and browser history (the dashboard reads its live job events
+ * with fetch, which sends the header, so it needs no ?access_token=).
+ */
 function presentedKey(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization;
-  if (typeof header === 'string') {
-    const m = /^Bearer\s+(.+)$/i.exec(header.trim());
-    return m ? m[1].trim() : undefined;
-  }
-  // EventSource cannot send headers: the live-progress stream also takes ?access_token=.
-  if (request.routeOptions.url === '/v1/jobs/:id/events') {
-    const token = (request.query as Record<string, unknown> | undefined)?.access_token;
-    if (typeof token === 'string') return token;
-  }
-  return undefined;
+  if (typeof header !== 'string') return undefined;
+  const m = /^Bearer\s+(.+)$/i.exec(header.trim());
+  return m ? m[1].trim() : undefined;
 }
 
 declare module 'fastify' {

@@ -1,10 +1,12 @@
 import fp from 'fastify-plugin';
-import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { HttpProblem, problemBody, type ProblemBody } from '../problem.js';
 import { SpecError, type FieldError } from '../../mtl/spec-error.js';
 import { DatasetFormatError, PayloadTooLargeError } from '../../store/store-errors.js';
 import { NotFoundError } from '../../shared/not-found-error.js';
 import { FeatureValueError } from '../../mtl/preprocessing.js';
+import { shorten } from '../../mtl/values.js';
+import { noteOutcome, requestFields } from '../request-log.js';
 import { IdempotencyKeyReusedError, JobStateConflictError } from '../../queue/queue-errors.js';
 
 interface AjvError {
@@ -17,23 +19,66 @@ interface AjvError {
 /** Turns every error into application/problem+json; 4xx for what the caller can fix, 5xx detail only in the log. */
 async function errorHandler(app: FastifyInstance) {
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    const problem = toProblem(error, request.routeOptions.bodyLimit);
-    if (problem.status >= 500) {
-      request.log.error({ err: error }, 'request failed');
-    } else {
-      request.log.info({ status: problem.status, detail: problem.detail }, 'request refused');
-    }
+    const problem = boundProblem(toProblem(error, request.routeOptions.bodyLimit));
+    // Logged once, when the request completes (request-log.ts): the error itself when it was not a deliberate refusal.
+    noteOutcome(request, { detail: problem.detail, err: problem.status >= 500 && !(error instanceof HttpProblem) ? error : undefined });
     if (error instanceof HttpProblem) for (const [k, v] of Object.entries(error.headers)) reply.header(k, v);
+    if (problem.status === 503 && isRedisDown(error)) reply.header('retry-after', String(RETRY_AFTER_S));
     return sendProblem(reply, problem);
   });
 
-  app.setNotFoundHandler((request, reply) =>
-    sendProblem(reply, problemBody(404, 'Not Found', `no route for ${request.method} ${request.url.split('?')[0]}`)),
-  );
+  app.setNotFoundHandler((request, reply) => {
+    const problem = boundProblem(problemBody(404, 'Not Found', `no route for ${request.method} ${request.url.split('?')[0]}`));
+    noteOutcome(request, { detail: problem.detail });
+    return sendProblem(reply, problem);
+  });
 }
 
+/** Seconds a client is asked to wait (Retry-After) when Redis is away or the server is shutting down. */
+export const RETRY_AFTER_S = 5;
+
+/**
+ * Errors the router meets before any route or hook runs (Fastify's `frameworkErrors`): a path
+ * parameter over `maxParamLength` (414), a URL that does not percent-decode (400). As problems,
+ * with the request id, never echoing the URL.
+ */
+export function frameworkErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  reply.header('x-request-id', request.id);
+  const detail =
+    error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      ? 'a path segment is longer than allowed (ids and model names are at most 100 characters)'
+      : error.code === 'FST_ERR_BAD_URL'
+        ? 'the path is not a valid URL: it has a malformed percent-encoding'
+        : error.message;
+  const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
+  // (The router's errors never reach the request log's completion hook: their one line is written here.)
+  if (status >= 500) request.log.error({ req: requestFields(request), res: { statusCode: status }, err: error }, 'request failed');
+  else request.log.info({ req: requestFields(request), res: { statusCode: status }, detail }, 'request refused');
+  return sendProblem(reply, problemBody(status, status >= 500 ? 'Internal Server Error' : titleFor(status), status >= 500 ? 'an unexpected error occurred; it has been logged' : detail, status >= 500 ? undefined : [{ pointer: '/url', detail }]));
+}
+
+/** Sends a problem, its texts bounded (see boundProblem). */
 export function sendProblem(reply: FastifyReply, body: ProblemBody) {
-  return reply.code(body.status).type('application/problem+json').send(body);
+  return reply.code(body.status).type('application/problem+json').send(boundProblem(body));
+}
+
+const MAX_DETAIL_CHARS = 1000;
+const MAX_FIELD_ERRORS = 50;
+
+/**
+ * A problem small whatever the request held: `detail` at most 1000 characters, at most 50 field
+ * errors (the last one says how many more there were), each pointer and detail at most 200. Values
+ * are already cut where messages quote them (describeValue); this is the net under every message,
+ * such as a pointer through a megabyte-long key.
+ */
+export function boundProblem(body: ProblemBody): ProblemBody {
+  const bounded: ProblemBody = { ...body, detail: shorten(body.detail, MAX_DETAIL_CHARS) };
+  if (body.errors) {
+    const errors = body.errors.slice(0, MAX_FIELD_ERRORS).map((e) => ({ pointer: shorten(e.pointer), detail: shorten(e.detail) }));
+    if (body.errors.length > MAX_FIELD_ERRORS) errors[MAX_FIELD_ERRORS - 1] = { pointer: errors[MAX_FIELD_ERRORS - 1].pointer, detail: `${errors[MAX_FIELD_ERRORS - 1].detail} (and ${body.errors.length - MAX_FIELD_ERRORS} more errors)` };
+    bounded.errors = errors;
+  }
+  return bounded;
 }
 
 function toProblem(error: FastifyError, bodyLimit: number | undefined): ProblemBody {
@@ -64,6 +109,8 @@ function toProblem(error: FastifyError, bodyLimit: number | undefined): ProblemB
     return problemBody(status, titleFor(status), detail, errors);
   }
   if (isRedisDown(error)) return problemBody(503, 'Service Unavailable', 'the job queue (Redis) is not reachable; try again shortly');
+  const storage = storageProblem(error);
+  if (storage) return storage;
   return problemBody(500, 'Internal Server Error', 'an unexpected error occurred; it has been logged');
 }
 
@@ -86,8 +133,21 @@ export function escapePointer(key: string): string {
 }
 
 function titleFor(status: number): string {
-  const titles: Record<number, string> = { 400: 'Bad Request', 404: 'Not Found', 405: 'Method Not Allowed', 406: 'Not Acceptable', 413: 'Payload Too Large', 415: 'Unsupported Media Type' };
+  const titles: Record<number, string> = { 400: 'Bad Request', 404: 'Not Found', 405: 'Method Not Allowed', 406: 'Not Acceptable', 413: 'Payload Too Large', 414: 'URI Too Long', 415: 'Unsupported Media Type' };
   return titles[status] ?? 'Request Error';
+}
+
+/**
+ * The file system refusing the store (read-only, no permission: 503; disk or quota full: 507): not
+ * the caller's fault and not a bug either. The answer names the error code, never a path; the log
+ * has the whole error.
+ */
+function storageProblem(error: Error): ProblemBody | undefined {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS')
+    return problemBody(503, 'Service Unavailable', `the data store cannot be written (${code}); the data directory must be writable by the API`);
+  if (code === 'ENOSPC' || code === 'EDQUOT') return problemBody(507, 'Insufficient Storage', `the data store is full (${code})`);
+  return undefined;
 }
 
 function isRedisDown(error: Error): boolean {

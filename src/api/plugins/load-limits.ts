@@ -10,6 +10,9 @@ export interface LoadLimitOptions {
   maxEventLoopDelayMs: number;
 }
 
+/** How often the event-loop delay is measured (under-pressure's default). */
+const SAMPLE_INTERVAL_MS = 1000;
+
 /** The health checks: never rate-limited, never shed (a busy container must not be reported dead). */
 export function isHealth(request: FastifyRequest): boolean {
   const route = request.routeOptions.url;
@@ -39,8 +42,12 @@ function rateKey(request: FastifyRequest): string {
 async function loadLimits(app: FastifyInstance, opts: LoadLimitOptions) {
   await app.register(underPressure, {
     maxEventLoopDelay: opts.maxEventLoopDelayMs,
+    sampleInterval: SAMPLE_INTERVAL_MS,
     pressureHandler: (request, _reply, type, value) => {
       if (isExempt(request)) return;
+      // No delay sample in a whole sample interval (the loop was busy throughout) reads as Infinity:
+      // evidence of a stall of about that interval, not of one beyond a larger configured limit.
+      if (type === 'eventLoopDelay' && Number(value) === Infinity && opts.maxEventLoopDelayMs > SAMPLE_INTERVAL_MS) return;
       throw new HttpProblem(503, 'Service Unavailable', `the server is overloaded (${type}: ${Math.round(Number(value))}); retry shortly`, undefined, { 'retry-after': '5' });
     },
   });

@@ -61,6 +61,7 @@ const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
         maxBytes: config.DATASET_MAX_BYTES,
         maxRows: config.DATASET_MAX_ROWS,
         maxColumns: config.DATASET_MAX_COLUMNS,
+        maxRecordChars: config.DATASET_MAX_RECORD_BYTES,
       });
       request.log.info({ datasetId: info.id, rows: info.rows, columns: info.columns.length }, 'dataset stored');
       return reply.code(201).header('location', `/v1/datasets/${info.id}`).send(info);

@@ -1,4 +1,6 @@
-import { access, constants, mkdir } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 
@@ -20,7 +22,7 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     '/health/ready',
-    { schema: { tags: ['health'], summary: 'Redis and the store are reachable', response: { 200: ReadySchema, 503: ReadySchema } } },
+    { schema: { tags: ['health'], summary: 'Redis answers and the data directories (datasets, models) can be written', response: { 200: ReadySchema, 503: ReadySchema } } },
     async function ready(_request, reply) {
       const redis = (await app.services.trainingQueue.ping()) ? { ok: true } : { ok: false, detail: 'Redis does not answer' };
       const store = await storeCheck(app.services.config.DATA_DIR);
@@ -30,14 +32,28 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
   );
 };
 
-async function storeCheck(dir: string): Promise<{ ok: boolean; detail?: string }> {
-  try {
-    await mkdir(dir, { recursive: true });
-    await access(dir, constants.R_OK | constants.W_OK);
-    return { ok: true };
-  } catch (err) {
-    return { ok: false, detail: `data directory is not writable: ${(err as Error).message}` };
+/** The directories the API writes (uploads, model deletes): each must take a file, not just exist. */
+const WRITTEN_DIRS = ['datasets', 'models'] as const;
+
+/**
+ * Whether the API can write where it must: a probe file is written and removed in each directory
+ * (an access() check says yes to root on a read-only mount, and nothing about a full disk). The
+ * detail names the directories under DATA_DIR that failed and why, never an absolute path.
+ */
+async function storeCheck(dataDir: string): Promise<{ ok: boolean; detail?: string }> {
+  const failed: string[] = [];
+  for (const name of WRITTEN_DIRS) {
+    const dir = join(dataDir, name);
+    const probe = join(dir, `.ready-${process.pid}-${randomUUID()}`);
+    try {
+      await mkdir(dir, { recursive: true });
+      await writeFile(probe, '');
+      await rm(probe, { force: true });
+    } catch (err) {
+      failed.push(`${name} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
   }
+  return failed.length === 0 ? { ok: true } : { ok: false, detail: `not writable under DATA_DIR: ${failed.join(', ')}` };
 }
 
 export default healthRoutes;

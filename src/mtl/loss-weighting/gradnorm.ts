@@ -75,5 +75,6 @@ export class GradNormWeights extends FixedWeights {
 
 export const gradnorm: LossWeightingMethod<VariantOf<typeof GradNormSchema>> = {
   schema: GradNormSchema,
+  takesTaskGradients: true,
   create: (config, { weights, learningRate }) => new GradNormWeights(weights, config.alpha, learningRate),
 };

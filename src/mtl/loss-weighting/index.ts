@@ -40,4 +40,9 @@ export function createLossWeighting(config: ResolvedLossWeighting, context: Loss
   return (LOSS_WEIGHTINGS[config.strategy] as unknown as LossWeightingMethod<ResolvedLossWeighting>).create(config, context);
 }
 
+/** Whether the strategy takes each task's gradient on the shared weights every step (GradNorm, PCGrad). */
+export function takesTaskGradients(config: ResolvedLossWeighting): boolean {
+  return (LOSS_WEIGHTINGS[config.strategy] as LossWeightingMethod<unknown>).takesTaskGradients === true;
+}
+
 export type { LossWeighting, LossWeightingContext, LossWeightingState, TaskGradients } from './loss-weighting.js';

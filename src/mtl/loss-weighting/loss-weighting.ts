@@ -84,6 +84,8 @@ export interface LossWeightingContext {
 export interface LossWeightingMethod<C> {
   readonly schema: TObject;
   create(config: C, context: LossWeightingContext): LossWeighting;
+  /** Whether its strategies take each task's gradient every step (`needsTaskGradients`): the memory estimate counts them. */
+  readonly takesTaskGradients?: boolean;
 }
 
 /** Σ w_t · L_t with weights that change only when a strategy sets them; the base of the strategies that only set weights. */

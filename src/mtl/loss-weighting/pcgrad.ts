@@ -50,5 +50,6 @@ export function pcgradCoefficients(gram: number[][], rng: () => number): number[
 
 export const pcgrad: LossWeightingMethod<VariantOf<typeof PcGradSchema>> = {
   schema: PcGradSchema,
+  takesTaskGradients: true,
   create: (_config, { weights }) => new PcGrad(weights),
 };
