@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Job, Worker } from 'bullmq';
+import { Job, Worker, type ChildPool } from 'bullmq';
 import type { Logger } from 'pino';
 import { createRedisConnection } from '../queue/connection.js';
 import { cancelChannel, CANCELLED_REASON, TRAINING_QUEUE, type TrainingJobData, type TrainingJobResult } from '../queue/job-types.js';
@@ -29,8 +29,9 @@ export interface TrainingWorker {
   worker: Worker<TrainingJobData, TrainingJobResult>;
   /**
    * Graceful stop: running jobs checkpoint and go back to the queue (another worker resumes them),
-   * then the worker closes; after `graceMs` it closes regardless (the jobs then stall and are
-   * recovered from their last checkpoint).
+   * then the worker closes. After `graceMs` it lets go of Redis and kills the training child
+   * processes that are still running (a step that does not return, a child that does not answer):
+   * their jobs then stall and are recovered from their last checkpoint by another worker.
    */
   shutdown: (graceMs: number) => Promise<void>;
 }
@@ -72,9 +73,28 @@ export function createTrainingWorker(opts: TrainingWorkerOptions): TrainingWorke
     worker,
     shutdown: async (graceMs) => {
       worker.cancelAllJobs('shutdown');
-      const timer = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
-      await Promise.race([worker.close(), timer]);
+      const timer = new Promise<false>((resolve) => setTimeout(() => resolve(false), graceMs).unref());
+      const inTime = await Promise.race([worker.close().then(() => true), timer]);
       subscriber.disconnect();
+      if (inTime) return;
+      // Let go of Redis first, so a killed child is not recorded as a failed attempt: its job
+      // stalls (the lock is no longer renewed) and another worker resumes it from its checkpoint.
+      connection.disconnect();
+      const pids = await killTrainingChildren(worker);
+      if (pids.length > 0) log.warn({ graceMs, pids }, 'shutdown grace ran out: training child processes killed; their jobs resume from their last checkpoint elsewhere');
     },
   };
+}
+
+/**
+ * Kills (SIGKILL) the worker's sandboxed child processes, busy or idle, and waits until they are
+ * gone. BullMQ's own `close()` only asks them (SIGTERM), and a child waits for its current job
+ * before it obeys.
+ */
+async function killTrainingChildren(worker: Worker): Promise<number[]> {
+  const pool = (worker as unknown as { childPool?: ChildPool }).childPool;
+  if (!pool) return [];
+  const children = [...Object.values(pool.retained), ...pool.getAllFree()];
+  await Promise.all(children.map((child) => pool.kill(child, 'SIGKILL')));
+  return children.map((child) => child.pid);
 }

@@ -1,6 +1,6 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config.js';
@@ -52,11 +52,34 @@ async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>
 const job = (id: string) => api('GET', `/v1/jobs/${id}`).then((r) => r.body);
 const finished = (id: string) => waitFor(`job ${id} to finish`, async () => { const j = await job(id); return ['succeeded', 'failed', 'cancelled'].includes(j.state) && j; });
 const atEpoch = (id: string, n: number) => waitFor(`job ${id} epoch ${n}`, async () => { const j = await job(id); return j.state === 'running' && j.progress.epoch >= n && j; });
-const worker = () => {
-  const w = startWorkerProcess({ ...env, LOG_LEVEL: 'info' });
+const worker = (extra: Record<string, string> = {}) => {
+  const w = startWorkerProcess({ ...env, LOG_LEVEL: 'info', ...extra });
   workers.push(w);
   return w;
 };
+/** The pid of a worker's training child process (BullMQ's sandbox, forked when its first job starts). Linux: /proc. */
+const trainingChildOf = (workerPid: number) =>
+  waitFor(`worker ${workerPid}'s training child`, async () =>
+    readdirSync('/proc')
+      .filter((d) => /^\d+$/.test(d))
+      .map(Number)
+      .find((pid) => {
+        try {
+          const ppid = Number(readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[1]);
+          return ppid === workerPid && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('bullmq');
+        } catch {
+          return false;
+        }
+      }), 10_000);
+/** A process that exists and is not a zombie (a reaped or killed-and-orphaned child is neither). */
+const isRunning = (pid: number) => {
+  try {
+    return !/^\S+ \(.*\) Z/s.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+};
+const checkpointOf = (jobId: string) => join(dataDir, 'checkpoints', `${jobId}.ckpt`);
 const assertCompleteHistory = (j: { history: { epoch: number }[] }, epochs: number) =>
   assert.deepEqual(j.history.map((h) => h.epoch), Array.from({ length: epochs }, (_, i) => i + 1), 'every epoch exactly once, in order');
 
@@ -161,6 +184,53 @@ describe('jobs that survive faults (real worker processes)', () => {
     const done = await finished(id);
     assert.equal(done.state, 'failed');
     assert.match(done.error, /maxMinutes/);
+    await Promise.all(workers.map((w) => w.stop()));
+  });
+
+  it('SIGTERM while the training child does not answer: the worker kills it when its grace runs out; the job resumes elsewhere', async () => {
+    const a = worker({ WORKER_SHUTDOWN_GRACE_MS: '1500' });
+    const { id } = (await api('POST', '/v1/jobs', spec(8))).body;
+    await atEpoch(id, 2);
+    const trainer = await trainingChildOf(a.child.pid!);
+    process.kill(trainer, 'SIGSTOP'); // as a training step that does not return: it sees no cancel and no shutdown
+    try {
+      const stoppedAt = Date.now();
+      a.child.kill('SIGTERM');
+      await new Promise((r) => a.child.once('exit', r));
+      assert.ok(Date.now() - stoppedAt < 8000, 'the worker exits soon after its grace');
+      assert.equal(isRunning(trainer), false, `the training child ${trainer} outlived its worker:\n${a.output().slice(-1500)}`);
+    } finally {
+      if (isRunning(trainer)) {
+        process.kill(trainer, 'SIGKILL');
+        process.kill(trainer, 'SIGCONT');
+      }
+    }
+    worker();
+    const done = await finished(id);
+    assert.equal(done.state, 'succeeded', done.error);
+    assert.equal(done.attempts, 1, 'one attempt (its success): the killed run did not count as a failed one, the job stalled and was recovered');
+    assertCompleteHistory(done, 8);
+    assert.match((await api('GET', `/v1/jobs/${id}/logs`)).body.logs.join('\n'), /resuming from the checkpoint of epoch/);
+    await Promise.all(workers.map((w) => w.stop()));
+  });
+
+  it('cancel mid-epoch on a slow spec (long epochs): cancelled within 2 s; no model, no checkpoint', async (t) => {
+    worker();
+    const slow = { ...spec(50, { batchSize: 2 }), architecture: { sharedLayers: [256, 256] } };
+    const { id, modelId } = (await api('POST', '/v1/jobs', slow)).body;
+    const first = await atEpoch(id, 1);
+    const epochMs = first.history[0].durationMs;
+    await sleep(epochMs / 3);
+    const cancelledAt = Date.now();
+    assert.equal((await api('POST', `/v1/jobs/${id}/cancel`)).status, 202);
+    const done = await waitFor('the job to end', async () => { const j = await job(id); return j.state !== 'running' && j; }, 30_000);
+    const seconds = (Date.now() - cancelledAt) / 1000;
+    t.diagnostic(`cancel → ${done.state} in ${seconds} s, epochs of ${epochMs} ms, stopped in epoch ${done.progress.epoch + 1}`);
+    assert.equal(done.state, 'cancelled', done.error);
+    assert.ok(done.progress.epoch <= 2, `cancelled mid-epoch (epochs of ${epochMs} ms), not after epoch ${done.progress.epoch}`);
+    assert.ok(seconds < 2, `cancel took ${seconds} s (epochs of ${epochMs} ms)`);
+    assert.equal(existsSync(join(dataDir, 'models', modelId)), false, 'no model saved');
+    assert.equal(existsSync(checkpointOf(id)), false, 'no checkpoint left');
     await Promise.all(workers.map((w) => w.stop()));
   });
 
