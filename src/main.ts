@@ -17,7 +17,7 @@ try {
 }
 logger.info({ redis: maskRedisUrl(redis.url), source: redis.source }, 'using Redis');
 
-const worker = startWorker({ config, logger: logger.child({ component: 'worker' }), redisUrl: redis.url });
+const worker = startWorker({ config, logger: logger.child({ component: 'worker' }), redisUrl: redis.url, stores });
 const app = await startApi({ config, logger, redisUrl: redis.url, stores });
 logger.info(`MTL service ready: http://${config.HOST}:${config.PORT} (Swagger UI at /docs)`);
 

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { Job, Worker, type ChildPool } from 'bullmq';
 import type { Logger } from 'pino';
 import { createRedisConnection } from '../queue/connection.js';
+import type { CheckpointStore } from '../store/checkpoint-store.js';
 import { cancelChannel, CANCELLED_REASON, TRAINING_QUEUE, type TrainingJobData, type TrainingJobResult } from '../queue/job-types.js';
 
 /** The processor file beside this one: .ts when run from source (tsx), .js when built. */
@@ -23,6 +24,8 @@ export interface TrainingWorkerOptions {
   lockMs: number;
   /** How often this worker looks for jobs whose worker died (stalled jobs). */
   stalledIntervalMs: number;
+  /** Where training checkpoints are: a job's is deleted once the job has failed for good. */
+  checkpoints: CheckpointStore;
 }
 
 export interface TrainingWorker {
@@ -63,7 +66,23 @@ export function createTrainingWorker(opts: TrainingWorkerOptions): TrainingWorke
     }, 500).unref();
   });
   worker.on('completed', (job) => log.info({ jobId: job.id, modelId: job.returnvalue?.modelId }, 'job succeeded'));
-  worker.on('failed', (job, err) => log.warn({ jobId: job?.id, err: err.message, attemptsMade: job?.attemptsMade }, 'job failed'));
+  // A job that failed for good (no attempt left, unrecoverable, stalled too often: BullMQ fails
+  // those when a worker next picks them up) will never resume: its checkpoint goes. One that will
+  // be retried keeps it, to resume from.
+  const dropCheckpointIfFinal = async (jobId: string) => {
+    const job = await Job.fromId(worker as never, jobId);
+    const state = job ? await job.getState() : 'unknown';
+    if (state !== 'failed' && state !== 'unknown') return;
+    await opts.checkpoints.delete(jobId);
+    log.info({ jobId }, 'job failed for good: checkpoint deleted');
+  };
+  const cleanUp = (jobId: string | undefined) => {
+    if (jobId) dropCheckpointIfFinal(jobId).catch((err: Error) => log.warn({ jobId, err: err.message }, 'could not delete the checkpoint of a failed job'));
+  };
+  worker.on('failed', (job, err) => {
+    log.warn({ jobId: job?.id, err: err.message, attemptsMade: job?.attemptsMade }, 'job failed');
+    cleanUp(job?.id);
+  });
   worker.on('error', (err) => log.error({ err: err.message }, 'worker error'));
   worker.on('closed', () => {
     connection.disconnect();

@@ -1,6 +1,6 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config.js';
@@ -86,7 +86,7 @@ const assertCompleteHistory = (j: { history: { epoch: number }[] }, epochs: numb
 before(async () => {
   redis = await startRedisServer({ dir: redisDir, persist: true });
   redisPort = Number(new URL(redis.url).port);
-  Object.assign(env, { REDIS_URL: redis.url, QUEUE_PREFIX: uniquePrefix('faults'), DATA_DIR: dataDir, PORT: '0', WORKER_LOCK_MS: '2000', WORKER_STALLED_INTERVAL_MS: '1000', WORKER_SHUTDOWN_GRACE_MS: '10000' });
+  Object.assign(env, { REDIS_URL: redis.url, QUEUE_PREFIX: uniquePrefix('faults'), DATA_DIR: dataDir, PORT: '0', WORKER_LOCK_MS: '2000', WORKER_STALLED_INTERVAL_MS: '1000', WORKER_SHUTDOWN_GRACE_MS: '10000', JOB_ATTEMPTS: '2' });
   app = await startApi(testApiRoot(loadConfig({ ...env, LOG_LEVEL: 'silent' }), redis.url));
   base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
   const csv = readFileSync(DIGITS_CSV, 'utf8');
@@ -231,6 +231,22 @@ describe('jobs that survive faults (real worker processes)', () => {
     assert.ok(seconds < 2, `cancel took ${seconds} s (epochs of ${epochMs} ms)`);
     assert.equal(existsSync(join(dataDir, 'models', modelId)), false, 'no model saved');
     assert.equal(existsSync(checkpointOf(id)), false, 'no checkpoint left');
+    await Promise.all(workers.map((w) => w.stop()));
+  });
+
+  it('a failing job keeps its checkpoint while a retry remains, and loses it once it failed for good', async () => {
+    worker();
+    const { id, modelId } = (await api('POST', '/v1/jobs', spec(3))).body;
+    // The model's directory is taken: every save fails (as on a full disk), after training wrote its checkpoints.
+    mkdirSync(join(dataDir, 'models', modelId, 'in-the-way'), { recursive: true });
+    const retrying = await waitFor('the first attempt to fail', async () => { const j = await job(id); return j.attempts === 1 && j.state === 'queued' && j; });
+    assert.equal(retrying.progress.epoch, 3);
+    assert.ok(existsSync(checkpointOf(id)), 'the checkpoint is kept for the retry');
+    const done = await finished(id);
+    assert.equal(done.state, 'failed');
+    assert.equal(done.attempts, 2);
+    await waitFor('the checkpoint of the failed job to be deleted', async () => !existsSync(checkpointOf(id)), 10_000);
+    rmSync(join(dataDir, 'models', modelId), { recursive: true, force: true });
     await Promise.all(workers.map((w) => w.stop()));
   });
 
