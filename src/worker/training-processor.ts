@@ -10,7 +10,7 @@ import { exportArtifacts } from '../mtl/serialization.js';
 import { SpecError } from '../mtl/spec-error.js';
 import { TrainingStopped, type EpochReport, type TrainerCheckpoint } from '../mtl/trainer.js';
 import { NotFoundError } from '../shared/not-found-error.js';
-import { modelMetadataOf } from '../store/model-metadata.js';
+import { modelMetadataOf, type ModelMetadata } from '../store/model-metadata.js';
 import { CANCELLED_REASON, type TrainingJobData, type TrainingJobProgress, type TrainingJobResult } from '../queue/job-types.js';
 
 // When the worker process dies (kill -9, out of memory) the IPC channel closes: stop too, so the
@@ -43,6 +43,14 @@ export default async function trainingProcessor(job: SandboxedJob<TrainingJobDat
   if (job.data.cancelRequestedAt) {
     log('cancelled before it started');
     throw new UnrecoverableError(CANCELLED_REASON);
+  }
+  // An earlier run of this job may have saved its model and then lost the job (Redis away, lock
+  // expired) before it could record the success: the job is done, it is not trained again.
+  const earlier = await savedModel();
+  if (earlier) {
+    await checkpoints.delete(jobId);
+    log('model already saved by an earlier run of this job (its end was not recorded): done', { modelId });
+    return resultOf(earlier);
   }
   const { name: backendName, detail } = await backend;
   log('training job started', { backend: backendName, package: detail, attempt: job.attemptsMade + 1, tasks: spec.tasks.map((t) => `${t.name}:${t.type}`), architecture: spec.architecture.type, lossWeighting: spec.lossWeighting.strategy });
@@ -100,12 +108,35 @@ export default async function trainingProcessor(job: SandboxedJob<TrainingJobDat
   try {
     const { result } = trained;
     const metadata = modelMetadataOf({ id: modelId, jobId, spec, trained, backend: backendName });
-    await models.save(metadata, await exportArtifacts(trained.model.serving));
+    try {
+      await models.save(metadata, await exportArtifacts(trained.model.serving));
+    } catch (err) {
+      // Another run of this same job (one that lost its lock while Redis was away) saved it first.
+      const other = await savedModel();
+      if (!other) throw err;
+      await checkpoints.delete(jobId);
+      log('model already saved by another run of this job: done', { modelId });
+      return resultOf(other);
+    }
     await checkpoints.delete(jobId);
     log('model saved', { bestEpoch: result.bestEpoch, epochsRun: result.epochsRun, stoppedEarly: result.stoppedEarly, metrics: metadata.metrics, deltaM: trained.baselines?.deltaM ?? null });
     return { modelId, bestEpoch: result.bestEpoch, epochsRun: result.epochsRun, stoppedEarly: result.stoppedEarly, samplesPerSec: metadata.samplesPerSec, backend: backendName };
   } finally {
     disposeModel(trained.model);
+  }
+
+  /** This job's model, when a run of this job already saved it. */
+  async function savedModel(): Promise<ModelMetadata | undefined> {
+    const metadata = await models.get(modelId).catch((err) => {
+      if (err instanceof NotFoundError) return undefined;
+      throw err;
+    });
+    return metadata?.jobId === jobId ? metadata : undefined;
+  }
+
+  function resultOf(metadata: ModelMetadata): TrainingJobResult {
+    const { bestEpoch, epochsRun, samplesPerSec, backend: savedBy } = metadata;
+    return { modelId, bestEpoch, epochsRun, stoppedEarly: epochsRun < metadata.training.epochs, samplesPerSec, backend: savedBy };
   }
 
   async function handleStop(reason: unknown): Promise<never> {

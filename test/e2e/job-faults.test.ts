@@ -1,6 +1,6 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config.js';
@@ -246,6 +246,23 @@ describe('jobs that survive faults (real worker processes)', () => {
     assert.equal(done.state, 'failed');
     assert.equal(done.attempts, 2);
     await waitFor('the checkpoint of the failed job to be deleted', async () => !existsSync(checkpointOf(id)), 10_000);
+    rmSync(join(dataDir, 'models', modelId), { recursive: true, force: true });
+    await Promise.all(workers.map((w) => w.stop()));
+  });
+
+  it('a job whose model an earlier run already saved (its success never recorded) succeeds without training again', async () => {
+    const { id, modelId } = (await api('POST', '/v1/jobs', spec(3))).body; // no worker is running
+    // What a run leaves that saved the model, then lost the job before recording it (Redis away, lock expired).
+    mkdirSync(join(dataDir, 'models', modelId), { recursive: true });
+    const metadata = { id: modelId, jobId: id, name: 'earlier-run', version: 1, bestEpoch: 3, epochsRun: 3, samplesPerSec: 1234, backend: 'cpu', training: { epochs: 3 } };
+    writeFileSync(join(dataDir, 'models', modelId, 'metadata.json'), JSON.stringify(metadata));
+    worker();
+    const done = await finished(id);
+    assert.equal(done.state, 'succeeded', done.error);
+    assert.equal(done.modelId, modelId);
+    const logs = (await api('GET', `/v1/jobs/${id}/logs`)).body.logs.join('\n');
+    assert.match(logs, /model already saved by an earlier run of this job/);
+    assert.doesNotMatch(logs, /epoch 1\/3/, 'not trained again');
     rmSync(join(dataDir, 'models', modelId), { recursive: true, force: true });
     await Promise.all(workers.map((w) => w.stop()));
   });
