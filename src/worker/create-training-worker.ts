@@ -4,7 +4,7 @@ import { Job, Worker, type ChildPool } from 'bullmq';
 import type { Logger } from 'pino';
 import { createRedisConnection } from '../queue/connection.js';
 import type { CheckpointStore } from '../store/checkpoint-store.js';
-import { cancelChannel, CANCELLED_REASON, TRAINING_QUEUE, type TrainingJobData, type TrainingJobResult } from '../queue/job-types.js';
+import { cancelChannel, CANCELLED_REASON, LOCK_LOST_REASON, SHUTDOWN_REASON, TRAINING_QUEUE, type TrainingJobData, type TrainingJobResult } from '../queue/job-types.js';
 
 /** The processor file beside this one: .ts when run from source (tsx), .js when built. */
 function processorPath(): string {
@@ -83,6 +83,12 @@ export function createTrainingWorker(opts: TrainingWorkerOptions): TrainingWorke
     log.warn({ jobId: job?.id, err: err.message, attemptsMade: job?.attemptsMade }, 'job failed');
     cleanUp(job?.id);
   });
+  // The job's lock is gone (it expired while Redis was away, say): the stalled-job check hands the
+  // job to another run, which resumes it from its checkpoint. This run stops, so that two runs never
+  // train (and write the progress of) one job.
+  worker.on('lockRenewalFailed', (jobIds) => {
+    for (const jobId of jobIds) if (worker.cancelJob(jobId, LOCK_LOST_REASON)) log.warn({ jobId }, 'lost the job lock: stopping this run; the job resumes from its checkpoint');
+  });
   worker.on('error', (err) => log.error({ err: err.message }, 'worker error'));
   worker.on('closed', () => {
     connection.disconnect();
@@ -91,7 +97,7 @@ export function createTrainingWorker(opts: TrainingWorkerOptions): TrainingWorke
   return {
     worker,
     shutdown: async (graceMs) => {
-      worker.cancelAllJobs('shutdown');
+      worker.cancelAllJobs(SHUTDOWN_REASON);
       const timer = new Promise<false>((resolve) => setTimeout(() => resolve(false), graceMs).unref());
       const inTime = await Promise.race([worker.close().then(() => true), timer]);
       subscriber.disconnect();

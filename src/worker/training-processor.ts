@@ -11,7 +11,7 @@ import { SpecError } from '../mtl/spec-error.js';
 import { TrainingStopped, type EpochReport, type TrainerCheckpoint } from '../mtl/trainer.js';
 import { NotFoundError } from '../shared/not-found-error.js';
 import { modelMetadataOf, type ModelMetadata } from '../store/model-metadata.js';
-import { CANCELLED_REASON, type TrainingJobData, type TrainingJobProgress, type TrainingJobResult } from '../queue/job-types.js';
+import { CANCELLED_REASON, LOCK_LOST_REASON, SHUTDOWN_REASON, type TrainingJobData, type TrainingJobProgress, type TrainingJobResult } from '../queue/job-types.js';
 
 // When the worker process dies (kill -9, out of memory) the IPC channel closes: stop too, so the
 // job's next worker is the only one training it.
@@ -72,7 +72,7 @@ export default async function trainingProcessor(job: SandboxedJob<TrainingJobDat
   const resume = saved?.jobId === jobId ? saved.trainer : undefined;
   if (resume) log(`resuming from the checkpoint of epoch ${resume.epoch}`, { epoch: resume.epoch });
 
-  // Stop on cancel (BullMQ aborts `signal`), on worker shutdown, or at training.maxMinutes.
+  // Stop on cancel (BullMQ aborts `signal`), on worker shutdown, on a lost job lock, or at training.maxMinutes.
   const stop = new AbortController();
   signal?.addEventListener('abort', () => stop.abort(signal.reason), { once: true });
   if (signal?.aborted) stop.abort(signal.reason);
@@ -140,11 +140,16 @@ export default async function trainingProcessor(job: SandboxedJob<TrainingJobDat
   }
 
   async function handleStop(reason: unknown): Promise<never> {
-    if (reason === 'shutdown') {
+    if (reason === SHUTDOWN_REASON) {
       // Hand the job back: it waits a moment, then any worker resumes it from the last checkpoint.
       log('worker shutting down: job handed back to the queue; it resumes from its last checkpoint');
       await job.moveToDelayed(Date.now() + 1000, token);
       throw new DelayedError();
+    }
+    if (reason === LOCK_LOST_REASON) {
+      // Not this run's job any more: leave the checkpoint to the run that resumes it, record nothing.
+      log('this run lost the job lock (Redis lost it, or it expired): stopped; the job resumes from its last checkpoint');
+      throw new Error('the job lock was lost; the job resumes from its last checkpoint');
     }
     await checkpoints.delete(jobId);
     if (reason === 'timeout') {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { loadConfig } from '../../src/config.js';
 import { startApi } from '../../src/api/start-api.js';
 import type { App } from '../../src/api/app.js';
@@ -247,6 +248,21 @@ describe('jobs that survive faults (real worker processes)', () => {
     assert.equal(done.attempts, 2);
     await waitFor('the checkpoint of the failed job to be deleted', async () => !existsSync(checkpointOf(id)), 10_000);
     rmSync(join(dataDir, 'models', modelId), { recursive: true, force: true });
+    await Promise.all(workers.map((w) => w.stop()));
+  });
+
+  it('a run that lost its job lock (as when Redis loses it) stops; the job resumes from its checkpoint, history complete', async () => {
+    worker();
+    const { id } = (await api('POST', '/v1/jobs', spec(12))).body;
+    await atEpoch(id, 3);
+    const redisClient = new Redis(redis.url);
+    await redisClient.del(`${env.QUEUE_PREFIX}:training:${id}:lock`);
+    redisClient.disconnect();
+    const done = await finished(id);
+    assert.equal(done.state, 'succeeded', done.error);
+    assertCompleteHistory(done, 12);
+    const logs = (await api('GET', `/v1/jobs/${id}/logs`)).body.logs.join('\n');
+    assert.match(logs, /lost the job lock[\s\S]*resuming from the checkpoint of epoch/, logs);
     await Promise.all(workers.map((w) => w.stop()));
   });
 
