@@ -48,6 +48,11 @@ export const ConfigSchema = Type.Object({
   RATE_LIMIT_MAX: Type.Integer({ default: 6000, minimum: 1, description: 'Requests per key (or per IP without a key) per RATE_LIMIT_WINDOW_MS; 429 beyond.' }),
   RATE_LIMIT_WINDOW_MS: Type.Integer({ default: 60000, minimum: 1000, description: 'The window of RATE_LIMIT_MAX, in ms.' }),
   REQUEST_TIMEOUT_MS: Type.Integer({ default: 120000, minimum: 1000, description: 'Whole-request timeout of the HTTP server (uploads included).' }),
+  API_DRAIN_MS: Type.Integer({
+    default: 2000,
+    minimum: 0,
+    description: 'On SIGTERM, how long the API goes on answering, each answer closing its keep-alive connection, before it stops listening (ends early when no connection is open); 0: close at once.',
+  }),
   MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ default: 1000, minimum: 10, description: 'Above this event-loop delay the API sheds load: 503 with Retry-After.' }),
   DATASET_MAX_ROWS: Type.Integer({ default: 5_000_000, minimum: 1, description: 'Most rows in one dataset (413 beyond).' }),
   DATASET_MAX_COLUMNS: Type.Integer({ default: 10_000, minimum: 1, description: 'Most columns in one dataset (400 beyond).' }),
