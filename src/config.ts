@@ -56,6 +56,11 @@ export const ConfigSchema = Type.Object({
   RATE_LIMIT_MAX: Type.Integer({ default: 6000, minimum: 1, description: 'Requests per key (or per IP without a key) per RATE_LIMIT_WINDOW_MS; 429 beyond.' }),
   RATE_LIMIT_WINDOW_MS: Type.Integer({ default: 60000, minimum: 1000, description: 'The window of RATE_LIMIT_MAX, in ms.' }),
   REQUEST_TIMEOUT_MS: Type.Integer({ default: 120000, minimum: 1000, description: 'Whole-request timeout of the HTTP server (uploads included).' }),
+  API_DRAIN_MS: Type.Integer({
+    default: 2000,
+    minimum: 0,
+    description: 'On SIGTERM the API refuses new connections at once but goes on answering on the open ones, each answer closing its connection, for up to this long (less once none is open), then closes; 0: close at once.',
+  }),
   MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ default: 1000, minimum: 10, description: 'Above this event-loop delay the API sheds load: 503 with Retry-After.' }),
   UNREAD_BODY_MAX_BYTES: Type.Integer({
     default: 64 * 1024 ** 2,
@@ -75,7 +80,7 @@ export const ConfigSchema = Type.Object({
   JOB_ATTEMPTS: Type.Integer({ default: 3, minimum: 1, maximum: 100, description: 'Tries of a training job that fails for a transient reason.' }),
   WORKER_LOCK_MS: Type.Integer({ default: 30000, minimum: 1000, description: 'Job lock lifetime; a job whose worker died is picked up again after about this long.' }),
   WORKER_STALLED_INTERVAL_MS: Type.Integer({ default: 15000, minimum: 500, description: 'How often workers look for jobs whose worker died.' }),
-  WORKER_SHUTDOWN_GRACE_MS: Type.Integer({ default: 60000, minimum: 0, description: 'On SIGTERM, how long a worker waits for running jobs to checkpoint and hand back.' }),
+  WORKER_SHUTDOWN_GRACE_MS: Type.Integer({ default: 60000, minimum: 0, description: 'On SIGTERM, how long a worker waits for running jobs to checkpoint and hand back; then it kills the training child processes still running (their jobs resume from their last checkpoint elsewhere).' }),
   CHECKPOINT_EVERY: Type.Integer({ default: 1, minimum: 1, description: 'Checkpoint a training job every this many epochs (resume point after a crash).' }),
   JOB_RETENTION_HOURS: Type.Number({ default: 24 * 7, minimum: 0, description: 'How long finished jobs and their history are kept.' }),
 });

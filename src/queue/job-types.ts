@@ -16,6 +16,10 @@ export interface TrainingJobData {
 /** failedReason of a job that was cancelled (the job ends in BullMQ's failed set with it). */
 export const CANCELLED_REASON = 'cancelled';
 
+/** Why a worker stops a running job itself: it shuts down (the job goes back to the queue), or it lost the job's lock (another run resumes it). */
+export const SHUTDOWN_REASON = 'shutdown';
+export const LOCK_LOST_REASON = 'lock-lost';
+
 /** Redis pub/sub channel on which the API asks every worker process to stop a running job. */
 export const cancelChannel = (prefix: string) => `${prefix}:${TRAINING_QUEUE}:cancel`;
 

@@ -13,3 +13,11 @@ export class IdempotencyKeyReusedError extends Error {
     this.name = 'IdempotencyKeyReusedError';
   }
 }
+
+/** A dataset's lock was not had in time: another request holds it (queueing a job on it or deleting it) for long. */
+export class DatasetBusyError extends Error {
+  constructor(readonly datasetId: string) {
+    super(`dataset '${datasetId}' is busy: another request is queueing a job on it or deleting it; try again shortly`);
+    this.name = 'DatasetBusyError';
+  }
+}

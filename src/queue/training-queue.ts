@@ -7,7 +7,8 @@ import { newId } from '../shared/ids.js';
 import { NotFoundError } from '../shared/not-found-error.js';
 import { createHash } from 'node:crypto';
 import { CANCELLED_REASON, cancelChannel, TRAINING_JOB, TRAINING_QUEUE, type JobState, type TrainingJobData, type TrainingJobProgress, type TrainingJobResult } from './job-types.js';
-import { IdempotencyKeyReusedError, JobStateConflictError } from './queue-errors.js';
+import { DatasetBusyError, IdempotencyKeyReusedError, JobStateConflictError } from './queue-errors.js';
+import { RedisLock } from './redis-lock.js';
 
 /** A training job as users see it. */
 export interface JobView {
@@ -41,6 +42,7 @@ export class TrainingQueue {
 
   private readonly prefix: string;
   private readonly retentionSeconds: number;
+  private readonly datasetLocks: RedisLock;
 
   constructor(private readonly connection: Redis, options: TrainingQueueOptions) {
     this.prefix = options.prefix;
@@ -54,6 +56,30 @@ export class TrainingQueue {
     };
     this.queue = new Queue(TRAINING_QUEUE, { connection, prefix: options.prefix, defaultJobOptions });
     this.queue.on('error', () => undefined); // connection errors surface on the calls that need Redis
+    // Held for the milliseconds of a check and a write; the TTL only frees the lock of a process that died.
+    this.datasetLocks = new RedisLock(connection, { ttlMs: 30_000, waitMs: 5_000 });
+  }
+
+  /**
+   * Runs `fn` (check that the dataset exists, queue a job on it) while the dataset cannot be
+   * deleted: the check and the job are one step for every API process on this Redis. Jobs on the
+   * same dataset do not wait for each other. DatasetBusyError when a delete holds it for long.
+   */
+  claimDataset<T>(datasetId: string, fn: () => Promise<T>): Promise<T> {
+    return this.datasetLocks.shared(this.datasetLockKey(datasetId), fn, () => new DatasetBusyError(datasetId));
+  }
+
+  /**
+   * Runs `fn` (check that no unfinished job uses the dataset, delete it) while no job can be queued
+   * on it, and after every job being queued on it is in the queue. DatasetBusyError when it waits
+   * too long.
+   */
+  lockDataset<T>(datasetId: string, fn: () => Promise<T>): Promise<T> {
+    return this.datasetLocks.exclusive(this.datasetLockKey(datasetId), fn, () => new DatasetBusyError(datasetId));
+  }
+
+  private datasetLockKey(datasetId: string): string {
+    return `${this.prefix}:${TRAINING_QUEUE}:dataset-lock:${datasetId}`;
   }
 
   /**

@@ -32,16 +32,22 @@ export class CheckpointStore {
     const size = Buffer.alloc(4);
     size.writeUInt32LE(head.length);
     const tmp = `${this.path(jobId)}.tmp-${process.pid}`;
-    const file = await open(tmp, 'w');
     try {
-      await file.write(size);
-      await file.write(head);
-      for (const a of arrays) await file.write(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
-      await file.sync();
-    } finally {
-      await file.close();
+      const file = await open(tmp, 'w');
+      try {
+        await file.write(size);
+        await file.write(head);
+        for (const a of arrays) await file.write(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+        await file.sync();
+      } finally {
+        await file.close();
+      }
+      await rename(tmp, this.path(jobId));
+    } catch (err) {
+      // A full disk must not keep a half-written copy of the weights: the last good checkpoint stays.
+      await rm(tmp, { force: true });
+      throw err;
     }
-    await rename(tmp, this.path(jobId));
   }
 
   async load<T>(jobId: string): Promise<T | null> {

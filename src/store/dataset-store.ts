@@ -1,5 +1,5 @@
 import { createWriteStream } from 'node:fs';
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
@@ -109,9 +109,17 @@ export class DatasetStore {
     return infos.filter((i): i is DatasetSummary => i !== undefined).sort((a, b) => b.createdAt.localeCompare(a.createdAt));
   }
 
+  /** Gone at once for every reader (renamed out of the way), then removed from the disk. */
   async delete(id: string): Promise<void> {
     await this.get(id);
-    await rm(join(this.dir, id), { recursive: true, force: true });
+    const doomed = join(this.dir, `.deleted-${id}-${newId()}`);
+    try {
+      await rename(join(this.dir, id), doomed);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError('dataset', id);
+      throw err;
+    }
+    await rm(doomed, { recursive: true, force: true });
   }
 
   /** Every row in memory, each cell turned into its column's type (numbers, booleans; missing → null). */

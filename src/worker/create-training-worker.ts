@@ -1,9 +1,10 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Job, Worker } from 'bullmq';
+import { Job, Worker, type ChildPool } from 'bullmq';
 import type { Logger } from 'pino';
 import { createRedisConnection } from '../queue/connection.js';
-import { cancelChannel, CANCELLED_REASON, TRAINING_QUEUE, type TrainingJobData, type TrainingJobResult } from '../queue/job-types.js';
+import type { CheckpointStore } from '../store/checkpoint-store.js';
+import { cancelChannel, CANCELLED_REASON, LOCK_LOST_REASON, SHUTDOWN_REASON, TRAINING_QUEUE, type TrainingJobData, type TrainingJobResult } from '../queue/job-types.js';
 
 /** The processor file beside this one: .ts when run from source (tsx), .js when built. */
 function processorPath(): string {
@@ -23,14 +24,17 @@ export interface TrainingWorkerOptions {
   lockMs: number;
   /** How often this worker looks for jobs whose worker died (stalled jobs). */
   stalledIntervalMs: number;
+  /** Where training checkpoints are: a job's is deleted once the job has failed for good. */
+  checkpoints: CheckpointStore;
 }
 
 export interface TrainingWorker {
   worker: Worker<TrainingJobData, TrainingJobResult>;
   /**
    * Graceful stop: running jobs checkpoint and go back to the queue (another worker resumes them),
-   * then the worker closes; after `graceMs` it closes regardless (the jobs then stall and are
-   * recovered from their last checkpoint).
+   * then the worker closes. After `graceMs` it lets go of Redis and kills the training child
+   * processes that are still running (a step that does not return, a child that does not answer):
+   * their jobs then stall and are recovered from their last checkpoint by another worker.
    */
   shutdown: (graceMs: number) => Promise<void>;
 }
@@ -62,7 +66,29 @@ export function createTrainingWorker(opts: TrainingWorkerOptions): TrainingWorke
     }, 500).unref();
   });
   worker.on('completed', (job) => log.info({ jobId: job.id, modelId: job.returnvalue?.modelId }, 'job succeeded'));
-  worker.on('failed', (job, err) => log.warn({ jobId: job?.id, err: err.message, attemptsMade: job?.attemptsMade }, 'job failed'));
+  // A job that failed for good (no attempt left, unrecoverable, stalled too often: BullMQ fails
+  // those when a worker next picks them up) will never resume: its checkpoint goes. One that will
+  // be retried keeps it, to resume from.
+  const dropCheckpointIfFinal = async (jobId: string) => {
+    const job = await Job.fromId(worker as never, jobId);
+    const state = job ? await job.getState() : 'unknown';
+    if (state !== 'failed' && state !== 'unknown') return;
+    await opts.checkpoints.delete(jobId);
+    log.info({ jobId }, 'job failed for good: checkpoint deleted');
+  };
+  const cleanUp = (jobId: string | undefined) => {
+    if (jobId) dropCheckpointIfFinal(jobId).catch((err: Error) => log.warn({ jobId, err: err.message }, 'could not delete the checkpoint of a failed job'));
+  };
+  worker.on('failed', (job, err) => {
+    log.warn({ jobId: job?.id, err: err.message, attemptsMade: job?.attemptsMade }, 'job failed');
+    cleanUp(job?.id);
+  });
+  // The job's lock is gone (it expired while Redis was away, say): the stalled-job check hands the
+  // job to another run, which resumes it from its checkpoint. This run stops, so that two runs never
+  // train (and write the progress of) one job.
+  worker.on('lockRenewalFailed', (jobIds) => {
+    for (const jobId of jobIds) if (worker.cancelJob(jobId, LOCK_LOST_REASON)) log.warn({ jobId }, 'lost the job lock: stopping this run; the job resumes from its checkpoint');
+  });
   worker.on('error', (err) => log.error({ err: err.message }, 'worker error'));
   worker.on('closed', () => {
     connection.disconnect();
@@ -71,10 +97,29 @@ export function createTrainingWorker(opts: TrainingWorkerOptions): TrainingWorke
   return {
     worker,
     shutdown: async (graceMs) => {
-      worker.cancelAllJobs('shutdown');
-      const timer = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
-      await Promise.race([worker.close(), timer]);
+      worker.cancelAllJobs(SHUTDOWN_REASON);
+      const timer = new Promise<false>((resolve) => setTimeout(() => resolve(false), graceMs).unref());
+      const inTime = await Promise.race([worker.close().then(() => true), timer]);
       subscriber.disconnect();
+      if (inTime) return;
+      // Let go of Redis first, so a killed child is not recorded as a failed attempt: its job
+      // stalls (the lock is no longer renewed) and another worker resumes it from its checkpoint.
+      connection.disconnect();
+      const pids = await killTrainingChildren(worker);
+      if (pids.length > 0) log.warn({ graceMs, pids }, 'shutdown grace ran out: training child processes killed; their jobs resume from their last checkpoint elsewhere');
     },
   };
+}
+
+/**
+ * Kills (SIGKILL) the worker's sandboxed child processes, busy or idle, and waits until they are
+ * gone. BullMQ's own `close()` only asks them (SIGTERM), and a child waits for its current job
+ * before it obeys.
+ */
+async function killTrainingChildren(worker: Worker): Promise<number[]> {
+  const pool = (worker as unknown as { childPool?: ChildPool }).childPool;
+  if (!pool) return [];
+  const children = [...Object.values(pool.retained), ...pool.getAllFree()];
+  await Promise.all(children.map((child) => pool.kill(child, 'SIGKILL')));
+  return children.map((child) => child.pid);
 }

@@ -2,13 +2,14 @@ import { closeGracefully, composeRoot, maskRedisUrl, redisUrlOf } from '../compo
 import { startWorker } from './start-worker.js';
 
 /** `npm run start:worker`: one worker process; start more (on more machines) to scale out. */
-const { config, logger } = composeRoot('worker');
+const { config, logger, stores } = composeRoot('worker');
 const redisUrl = redisUrlOf(config);
-const { shutdown } = startWorker({ config, logger, redisUrl });
+const { shutdown } = startWorker({ config, logger, redisUrl, stores });
 logger.info({ redis: maskRedisUrl(redisUrl), concurrency: config.WORKER_CONCURRENCY, backend: config.TF_BACKEND }, 'worker started');
 
-// Running jobs checkpoint and go back to the queue; after the grace period the worker closes
-// regardless (its jobs then stall and resume from their last checkpoint elsewhere).
+// Running jobs checkpoint and go back to the queue; after the grace period the worker kills the
+// training child processes still running and closes (their jobs then stall and resume from their
+// last checkpoint elsewhere).
 const graceMs = config.WORKER_SHUTDOWN_GRACE_MS;
 closeGracefully({ logger, message: 'worker shutting down: running jobs checkpoint and go back to the queue', details: { graceMs }, delayMs: graceMs + 10_000 }, async () => {
   await shutdown(graceMs);

@@ -1,17 +1,19 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
+import type { CheckpointStore } from '../store/checkpoint-store.js';
 import { createTrainingWorker, type TrainingWorker } from './create-training-worker.js';
 import { serveWorkerMetrics } from './worker-metrics.js';
 
-/** What a worker is built from: the composition root's (src/composition-root.ts) settings and logger. */
+/** What a worker is built from: the composition root's (src/composition-root.ts) settings, logger and checkpoint store. */
 export interface WorkerRoot {
   config: Config;
   logger: Logger;
   redisUrl: string;
+  stores: { checkpoints: CheckpointStore };
 }
 
 /** Starts one training worker with the settings' concurrency and lock timings, and its /metrics when WORKER_METRICS_PORT is set. */
-export function startWorker({ config, logger, redisUrl }: WorkerRoot): TrainingWorker {
+export function startWorker({ config, logger, redisUrl, stores }: WorkerRoot): TrainingWorker {
   const training = createTrainingWorker({
     redisUrl,
     prefix: config.QUEUE_PREFIX,
@@ -19,6 +21,7 @@ export function startWorker({ config, logger, redisUrl }: WorkerRoot): TrainingW
     logger,
     lockMs: config.WORKER_LOCK_MS,
     stalledIntervalMs: config.WORKER_STALLED_INTERVAL_MS,
+    checkpoints: stores.checkpoints,
   });
   serveWorkerMetrics(training.worker, config.WORKER_METRICS_PORT, logger);
   return training;

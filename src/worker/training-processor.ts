@@ -10,8 +10,8 @@ import { exportArtifacts } from '../mtl/serialization.js';
 import { SpecError } from '../mtl/spec-error.js';
 import { TrainingStopped, type EpochReport, type TrainerCheckpoint } from '../mtl/trainer.js';
 import { NotFoundError } from '../shared/not-found-error.js';
-import { modelMetadataOf } from '../store/model-metadata.js';
-import { CANCELLED_REASON, type TrainingJobData, type TrainingJobProgress, type TrainingJobResult } from '../queue/job-types.js';
+import { modelMetadataOf, type ModelMetadata } from '../store/model-metadata.js';
+import { CANCELLED_REASON, LOCK_LOST_REASON, SHUTDOWN_REASON, type TrainingJobData, type TrainingJobProgress, type TrainingJobResult } from '../queue/job-types.js';
 
 // When the worker process dies (kill -9, out of memory) the IPC channel closes: stop too, so the
 // job's next worker is the only one training it.
@@ -44,6 +44,14 @@ export default async function trainingProcessor(job: SandboxedJob<TrainingJobDat
     log('cancelled before it started');
     throw new UnrecoverableError(CANCELLED_REASON);
   }
+  // An earlier run of this job may have saved its model and then lost the job (Redis away, lock
+  // expired) before it could record the success: the job is done, it is not trained again.
+  const earlier = await savedModel();
+  if (earlier) {
+    await checkpoints.delete(jobId);
+    log('model already saved by an earlier run of this job (its end was not recorded): done', { modelId });
+    return resultOf(earlier);
+  }
   const { name: backendName, detail } = await backend;
   log('training job started', { backend: backendName, package: detail, attempt: job.attemptsMade + 1, tasks: spec.tasks.map((t) => `${t.name}:${t.type}`), architecture: spec.architecture.type, lossWeighting: spec.lossWeighting.strategy });
 
@@ -64,7 +72,7 @@ export default async function trainingProcessor(job: SandboxedJob<TrainingJobDat
   const resume = saved?.jobId === jobId ? saved.trainer : undefined;
   if (resume) log(`resuming from the checkpoint of epoch ${resume.epoch}`, { epoch: resume.epoch });
 
-  // Stop on cancel (BullMQ aborts `signal`), on worker shutdown, or at training.maxMinutes.
+  // Stop on cancel (BullMQ aborts `signal`), on worker shutdown, on a lost job lock, or at training.maxMinutes.
   const stop = new AbortController();
   signal?.addEventListener('abort', () => stop.abort(signal.reason), { once: true });
   if (signal?.aborted) stop.abort(signal.reason);
@@ -101,7 +109,16 @@ export default async function trainingProcessor(job: SandboxedJob<TrainingJobDat
   try {
     const { result } = trained;
     const metadata = modelMetadataOf({ id: modelId, jobId, spec, trained, backend: backendName });
-    await models.save(metadata, await exportArtifacts(trained.model.serving));
+    try {
+      await models.save(metadata, await exportArtifacts(trained.model.serving));
+    } catch (err) {
+      // Another run of this same job (one that lost its lock while Redis was away) saved it first.
+      const other = await savedModel();
+      if (!other) throw err;
+      await checkpoints.delete(jobId);
+      log('model already saved by another run of this job: done', { modelId });
+      return resultOf(other);
+    }
     await checkpoints.delete(jobId);
     log('model saved', { bestEpoch: result.bestEpoch, epochsRun: result.epochsRun, stoppedEarly: result.stoppedEarly, metrics: metadata.metrics, deltaM: trained.baselines?.deltaM ?? null });
     return { modelId, bestEpoch: result.bestEpoch, epochsRun: result.epochsRun, stoppedEarly: result.stoppedEarly, samplesPerSec: metadata.samplesPerSec, backend: backendName };
@@ -109,12 +126,31 @@ export default async function trainingProcessor(job: SandboxedJob<TrainingJobDat
     disposeModel(trained.model);
   }
 
+  /** This job's model, when a run of this job already saved it. */
+  async function savedModel(): Promise<ModelMetadata | undefined> {
+    const metadata = await models.get(modelId).catch((err) => {
+      if (err instanceof NotFoundError) return undefined;
+      throw err;
+    });
+    return metadata?.jobId === jobId ? metadata : undefined;
+  }
+
+  function resultOf(metadata: ModelMetadata): TrainingJobResult {
+    const { bestEpoch, epochsRun, samplesPerSec, backend: savedBy } = metadata;
+    return { modelId, bestEpoch, epochsRun, stoppedEarly: epochsRun < metadata.training.epochs, samplesPerSec, backend: savedBy };
+  }
+
   async function handleStop(reason: unknown): Promise<never> {
-    if (reason === 'shutdown') {
+    if (reason === SHUTDOWN_REASON) {
       // Hand the job back: it waits a moment, then any worker resumes it from the last checkpoint.
       log('worker shutting down: job handed back to the queue; it resumes from its last checkpoint');
       await job.moveToDelayed(Date.now() + 1000, token);
       throw new DelayedError();
+    }
+    if (reason === LOCK_LOST_REASON) {
+      // Not this run's job any more: leave the checkpoint to the run that resumes it, record nothing.
+      log('this run lost the job lock (Redis lost it, or it expired): stopped; the job resumes from its last checkpoint');
+      throw new Error('the job lock was lost; the job resumes from its last checkpoint');
     }
     await checkpoints.delete(jobId);
     if (reason === 'timeout') {

@@ -1,8 +1,9 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { loadConfig } from '../../src/config.js';
 import { startApi } from '../../src/api/start-api.js';
 import type { App } from '../../src/api/app.js';
@@ -52,18 +53,41 @@ async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>
 const job = (id: string) => api('GET', `/v1/jobs/${id}`).then((r) => r.body);
 const finished = (id: string) => waitFor(`job ${id} to finish`, async () => { const j = await job(id); return ['succeeded', 'failed', 'cancelled'].includes(j.state) && j; });
 const atEpoch = (id: string, n: number) => waitFor(`job ${id} epoch ${n}`, async () => { const j = await job(id); return j.state === 'running' && j.progress.epoch >= n && j; });
-const worker = () => {
-  const w = startWorkerProcess({ ...env, LOG_LEVEL: 'info' });
+const worker = (extra: Record<string, string> = {}) => {
+  const w = startWorkerProcess({ ...env, LOG_LEVEL: 'info', ...extra });
   workers.push(w);
   return w;
 };
+/** The pid of a worker's training child process (BullMQ's sandbox, forked when its first job starts). Linux: /proc. */
+const trainingChildOf = (workerPid: number) =>
+  waitFor(`worker ${workerPid}'s training child`, async () =>
+    readdirSync('/proc')
+      .filter((d) => /^\d+$/.test(d))
+      .map(Number)
+      .find((pid) => {
+        try {
+          const ppid = Number(readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[1]);
+          return ppid === workerPid && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('bullmq');
+        } catch {
+          return false;
+        }
+      }), 10_000);
+/** A process that exists and is not a zombie (a reaped or killed-and-orphaned child is neither). */
+const isRunning = (pid: number) => {
+  try {
+    return !/^\S+ \(.*\) Z/s.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+};
+const checkpointOf = (jobId: string) => join(dataDir, 'checkpoints', `${jobId}.ckpt`);
 const assertCompleteHistory = (j: { history: { epoch: number }[] }, epochs: number) =>
   assert.deepEqual(j.history.map((h) => h.epoch), Array.from({ length: epochs }, (_, i) => i + 1), 'every epoch exactly once, in order');
 
 before(async () => {
   redis = await startRedisServer({ dir: redisDir, persist: true });
   redisPort = Number(new URL(redis.url).port);
-  Object.assign(env, { REDIS_URL: redis.url, QUEUE_PREFIX: uniquePrefix('faults'), DATA_DIR: dataDir, PORT: '0', WORKER_LOCK_MS: '2000', WORKER_STALLED_INTERVAL_MS: '1000', WORKER_SHUTDOWN_GRACE_MS: '10000' });
+  Object.assign(env, { REDIS_URL: redis.url, QUEUE_PREFIX: uniquePrefix('faults'), DATA_DIR: dataDir, PORT: '0', WORKER_LOCK_MS: '2000', WORKER_STALLED_INTERVAL_MS: '1000', WORKER_SHUTDOWN_GRACE_MS: '10000', JOB_ATTEMPTS: '2' });
   app = await startApi(testApiRoot(loadConfig({ ...env, LOG_LEVEL: 'silent' }), redis.url));
   base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
   const csv = readFileSync(DIGITS_CSV, 'utf8');
@@ -161,6 +185,101 @@ describe('jobs that survive faults (real worker processes)', () => {
     const done = await finished(id);
     assert.equal(done.state, 'failed');
     assert.match(done.error, /maxMinutes/);
+    await Promise.all(workers.map((w) => w.stop()));
+  });
+
+  it('SIGTERM while the training child does not answer: the worker kills it when its grace runs out; the job resumes elsewhere', async () => {
+    const a = worker({ WORKER_SHUTDOWN_GRACE_MS: '1500' });
+    const { id } = (await api('POST', '/v1/jobs', spec(8))).body;
+    await atEpoch(id, 2);
+    const trainer = await trainingChildOf(a.child.pid!);
+    process.kill(trainer, 'SIGSTOP'); // as a training step that does not return: it sees no cancel and no shutdown
+    try {
+      const stoppedAt = Date.now();
+      a.child.kill('SIGTERM');
+      await new Promise((r) => a.child.once('exit', r));
+      assert.ok(Date.now() - stoppedAt < 8000, 'the worker exits soon after its grace');
+      assert.equal(isRunning(trainer), false, `the training child ${trainer} outlived its worker:\n${a.output().slice(-1500)}`);
+    } finally {
+      if (isRunning(trainer)) {
+        process.kill(trainer, 'SIGKILL');
+        process.kill(trainer, 'SIGCONT');
+      }
+    }
+    worker();
+    const done = await finished(id);
+    assert.equal(done.state, 'succeeded', done.error);
+    assert.equal(done.attempts, 1, 'one attempt (its success): the killed run did not count as a failed one, the job stalled and was recovered');
+    assertCompleteHistory(done, 8);
+    assert.match((await api('GET', `/v1/jobs/${id}/logs`)).body.logs.join('\n'), /resuming from the checkpoint of epoch/);
+    await Promise.all(workers.map((w) => w.stop()));
+  });
+
+  it('cancel mid-epoch on a slow spec (long epochs): cancelled within 2 s; no model, no checkpoint', async (t) => {
+    worker();
+    const slow = { ...spec(50, { batchSize: 2 }), architecture: { sharedLayers: [256, 256] } };
+    const { id, modelId } = (await api('POST', '/v1/jobs', slow)).body;
+    const first = await atEpoch(id, 1);
+    const epochMs = first.history[0].durationMs;
+    await sleep(epochMs / 3);
+    const cancelledAt = Date.now();
+    assert.equal((await api('POST', `/v1/jobs/${id}/cancel`)).status, 202);
+    const done = await waitFor('the job to end', async () => { const j = await job(id); return j.state !== 'running' && j; }, 30_000);
+    const seconds = (Date.now() - cancelledAt) / 1000;
+    t.diagnostic(`cancel → ${done.state} in ${seconds} s, epochs of ${epochMs} ms, stopped in epoch ${done.progress.epoch + 1}`);
+    assert.equal(done.state, 'cancelled', done.error);
+    assert.ok(done.progress.epoch <= 2, `cancelled mid-epoch (epochs of ${epochMs} ms), not after epoch ${done.progress.epoch}`);
+    assert.ok(seconds < 2, `cancel took ${seconds} s (epochs of ${epochMs} ms)`);
+    assert.equal(existsSync(join(dataDir, 'models', modelId)), false, 'no model saved');
+    assert.equal(existsSync(checkpointOf(id)), false, 'no checkpoint left');
+    await Promise.all(workers.map((w) => w.stop()));
+  });
+
+  it('a failing job keeps its checkpoint while a retry remains, and loses it once it failed for good', async () => {
+    worker();
+    const { id, modelId } = (await api('POST', '/v1/jobs', spec(3))).body;
+    // The model's directory is taken: every save fails (as on a full disk), after training wrote its checkpoints.
+    mkdirSync(join(dataDir, 'models', modelId, 'in-the-way'), { recursive: true });
+    const retrying = await waitFor('the first attempt to fail', async () => { const j = await job(id); return j.attempts === 1 && j.state === 'queued' && j; });
+    assert.equal(retrying.progress.epoch, 3);
+    assert.ok(existsSync(checkpointOf(id)), 'the checkpoint is kept for the retry');
+    const done = await finished(id);
+    assert.equal(done.state, 'failed');
+    assert.equal(done.attempts, 2);
+    await waitFor('the checkpoint of the failed job to be deleted', async () => !existsSync(checkpointOf(id)), 10_000);
+    rmSync(join(dataDir, 'models', modelId), { recursive: true, force: true });
+    await Promise.all(workers.map((w) => w.stop()));
+  });
+
+  it('a run that lost its job lock (as when Redis loses it) stops; the job resumes from its checkpoint, history complete', async () => {
+    worker();
+    const { id } = (await api('POST', '/v1/jobs', spec(12))).body;
+    await atEpoch(id, 3);
+    const redisClient = new Redis(redis.url);
+    await redisClient.del(`${env.QUEUE_PREFIX}:training:${id}:lock`);
+    redisClient.disconnect();
+    const done = await finished(id);
+    assert.equal(done.state, 'succeeded', done.error);
+    assertCompleteHistory(done, 12);
+    const logs = (await api('GET', `/v1/jobs/${id}/logs`)).body.logs.join('\n');
+    assert.match(logs, /lost the job lock[\s\S]*resuming from the checkpoint of epoch/, logs);
+    await Promise.all(workers.map((w) => w.stop()));
+  });
+
+  it('a job whose model an earlier run already saved (its success never recorded) succeeds without training again', async () => {
+    const { id, modelId } = (await api('POST', '/v1/jobs', spec(3))).body; // no worker is running
+    // What a run leaves that saved the model, then lost the job before recording it (Redis away, lock expired).
+    mkdirSync(join(dataDir, 'models', modelId), { recursive: true });
+    const metadata = { id: modelId, jobId: id, name: 'earlier-run', version: 1, bestEpoch: 3, epochsRun: 3, samplesPerSec: 1234, backend: 'cpu', training: { epochs: 3 } };
+    writeFileSync(join(dataDir, 'models', modelId, 'metadata.json'), JSON.stringify(metadata));
+    worker();
+    const done = await finished(id);
+    assert.equal(done.state, 'succeeded', done.error);
+    assert.equal(done.modelId, modelId);
+    const logs = (await api('GET', `/v1/jobs/${id}/logs`)).body.logs.join('\n');
+    assert.match(logs, /model already saved by an earlier run of this job/);
+    assert.doesNotMatch(logs, /epoch 1\/3/, 'not trained again');
+    rmSync(join(dataDir, 'models', modelId), { recursive: true, force: true });
     await Promise.all(workers.map((w) => w.stop()));
   });
 

@@ -7,7 +7,7 @@ import { NotFoundError } from '../../shared/not-found-error.js';
 import { FeatureValueError } from '../../mtl/preprocessing.js';
 import { shorten } from '../../mtl/values.js';
 import { noteOutcome, requestFields } from '../request-log.js';
-import { IdempotencyKeyReusedError, JobStateConflictError } from '../../queue/queue-errors.js';
+import { DatasetBusyError, IdempotencyKeyReusedError, JobStateConflictError } from '../../queue/queue-errors.js';
 
 interface AjvError {
   instancePath: string;
@@ -24,6 +24,7 @@ async function errorHandler(app: FastifyInstance) {
     noteOutcome(request, { detail: problem.detail, err: problem.status >= 500 && !(error instanceof HttpProblem) ? error : undefined });
     if (error instanceof HttpProblem) for (const [k, v] of Object.entries(error.headers)) reply.header(k, v);
     if (problem.status === 503 && isRedisDown(error)) reply.header('retry-after', String(RETRY_AFTER_S));
+    if (error instanceof DatasetBusyError) reply.header('retry-after', '1');
     return sendProblem(reply, problem);
   });
 
@@ -91,6 +92,7 @@ function toProblem(error: FastifyError, bodyLimit: number | undefined): ProblemB
   if (error instanceof SpecError) return problemBody(422, 'Spec cannot be trained', error.message, error.errors);
   if (error instanceof NotFoundError) return problemBody(404, 'Not Found', error.message);
   if (error instanceof JobStateConflictError) return problemBody(409, 'Conflict', error.message);
+  if (error instanceof DatasetBusyError) return problemBody(503, 'Service Unavailable', error.message);
   if (error instanceof IdempotencyKeyReusedError)
     return problemBody(422, 'Idempotency-Key reused', error.message, [{ pointer: '/headers/idempotency-key', detail: 'already used with a different body' }]);
   if (error instanceof DatasetFormatError) return problemBody(400, 'Malformed dataset', error.message, [{ pointer: '/body', detail: error.message }]);

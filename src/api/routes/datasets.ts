@@ -87,15 +87,19 @@ const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['datasets'],
         summary: 'Delete a dataset (refused while a queued or running job uses it)',
         params: IdParamsSchema,
-        response: { 204: Type.Null(), ...problems(404, 409) },
+        response: { 204: Type.Null(), ...problems(404, 409, 503) },
       },
     },
     async function deleteDataset(request, reply) {
       const { id } = request.params;
-      await app.services.datasets.get(id);
-      const jobs = await app.services.trainingQueue.activeJobsFor(id);
-      if (jobs.length > 0) throw new HttpProblem(409, 'Conflict', `dataset is used by unfinished job(s) ${jobs.join(', ')}; wait for them or cancel them first`);
-      await app.services.datasets.delete(id);
+      const { datasets, trainingQueue } = app.services;
+      await datasets.get(id);
+      // Checked and deleted as one step: no job can be queued on it in between (by any API process).
+      await trainingQueue.lockDataset(id, async () => {
+        const jobs = await trainingQueue.activeJobsFor(id);
+        if (jobs.length > 0) throw new HttpProblem(409, 'Conflict', `dataset is used by unfinished job(s) ${jobs.join(', ')}; wait for them or cancel them first`);
+        await datasets.delete(id);
+      });
       return reply.code(204).send(null);
     },
   );

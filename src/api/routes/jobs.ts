@@ -30,6 +30,16 @@ const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
     for (const close of [...streams]) close();
   });
 
+  /** The dataset a spec names; a 422 naming /datasetId when there is none. */
+  const datasetOf = async (id: string) => {
+    try {
+      return await app.services.datasets.get(id);
+    } catch (err) {
+      if (err instanceof NotFoundError) throw new SpecError([{ pointer: '/datasetId', detail: `no dataset with id '${id}'` }]);
+      throw err;
+    }
+  };
+
   app.post(
     '/v1/jobs',
     {
@@ -48,13 +58,7 @@ const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async function createJob(request, reply) {
       const spec = request.body;
-      let dataset;
-      try {
-        dataset = await app.services.datasets.get(spec.datasetId);
-      } catch (err) {
-        if (err instanceof NotFoundError) throw new SpecError([{ pointer: '/datasetId', detail: `no dataset with id '${spec.datasetId}'` }]);
-        throw err;
-      }
+      const dataset = await datasetOf(spec.datasetId);
       const resolved = resolveSpec(spec, dataset);
       const memory = estimateTrainingMemory(resolved, dataset.columns, dataset.rows);
       const limitMb = app.services.config.WORKER_MEMORY_MB;
@@ -67,7 +71,11 @@ const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
         ]);
       }
       const key = request.headers['idempotency-key'];
-      const job = await app.services.trainingQueue.enqueue(resolved, key ? { key, body: spec } : undefined);
+      // Checked again and queued as one step: no API process can delete the dataset in between.
+      const job = await app.services.trainingQueue.claimDataset(spec.datasetId, async () => {
+        await datasetOf(spec.datasetId);
+        return app.services.trainingQueue.enqueue(resolved, key ? { key, body: spec } : undefined);
+      });
       request.log.info({ jobId: job.id, datasetId: spec.datasetId, tasks: resolved.tasks.length, replayed: job.replayed }, 'training job queued');
       return reply.code(202).header('location', `/v1/jobs/${job.id}`).send({ id: job.id, state: 'queued' as const, modelId: job.modelId });
     },
