@@ -11,6 +11,8 @@ import healthRoutes from './routes/health.js';
 import datasetRoutes from './routes/datasets.js';
 import jobRoutes from './routes/jobs.js';
 import modelRoutes from './routes/models.js';
+import modelAliasRoutes from './routes/model-aliases.js';
+import modelArchiveRoutes from './routes/model-archive.js';
 import dashboard from './plugins/dashboard.js';
 
 /** The HTTP API: thin routes over the store, the queue and the model cache. */
@@ -36,6 +38,8 @@ export async function buildApp(deps: AppServices, options: FastifyServerOptions 
   await app.register(datasetRoutes);
   await app.register(jobRoutes);
   await app.register(modelRoutes);
+  await app.register(modelAliasRoutes);
+  await app.register(modelArchiveRoutes);
   await app.register(dashboard);
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);

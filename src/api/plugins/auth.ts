@@ -44,7 +44,7 @@ export function requiredRole(method: string, route: string | undefined, opts: { 
   if (route.startsWith('/docs')) return opts.docsPublic ? 'public' : 'any-key';
   if (route === '/metrics') return opts.metricsPublic ? 'public' : 'admin';
   if (method === 'POST' && route === '/v1/models/:id/predict') return 'predict';
-  if (method === 'GET' && (route === '/v1/models' || route === '/v1/models/:id')) return 'predict';
+  if (method === 'GET' && (route === '/v1/models' || route === '/v1/models/:id' || route === '/v1/models/:id/aliases')) return 'predict';
   return 'admin';
 }
 
