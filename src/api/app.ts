@@ -13,6 +13,7 @@ import jobRoutes from './routes/jobs.js';
 import modelRoutes from './routes/models.js';
 import modelAliasRoutes from './routes/model-aliases.js';
 import modelArchiveRoutes from './routes/model-archive.js';
+import inferenceV2Routes from './routes/inference-v2.js';
 import dashboard from './plugins/dashboard.js';
 
 /** The HTTP API: thin routes over the store, the queue and the model cache. */
@@ -40,6 +41,7 @@ export async function buildApp(deps: AppServices, options: FastifyServerOptions 
   await app.register(modelRoutes);
   await app.register(modelAliasRoutes);
   await app.register(modelArchiveRoutes);
+  await app.register(inferenceV2Routes);
   await app.register(dashboard);
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
