@@ -28,35 +28,77 @@ export interface ResponseTensor {
   data: number[];
 }
 
-const INTEGER = new Set(['INT8', 'INT16', 'INT32', 'INT64']);
-const UNSIGNED = new Set(['UINT8', 'UINT16', 'UINT32', 'UINT64']);
-const FLOAT = new Set(['FP16', 'FP32', 'FP64']);
+/** How the elements of a numeric input are checked, by datatype. */
+const NUMERIC_KINDS: Record<string, 'float' | 'integer' | 'unsigned' | 'bool'> = {
+  FP16: 'float',
+  FP32: 'float',
+  FP64: 'float',
+  INT8: 'integer',
+  INT16: 'integer',
+  INT32: 'integer',
+  INT64: 'integer',
+  UINT8: 'unsigned',
+  UINT16: 'unsigned',
+  UINT32: 'unsigned',
+  UINT64: 'unsigned',
+  BOOL: 'bool',
+};
 
-/** The request's inputs by name, each as its N values (flattened from [[v], …] for shape [N, 1]), and N. */
+/** The request's inputs, each as its N values (flattened from [[v], …] for shape [N, 1]), and N. */
 export interface RequestColumns {
   rows: number;
-  columns: Map<string, { datatype: string; values: unknown[] }>;
+  inputs: readonly RequestTensor[];
+  /** values[i]: the N values of inputs[i]. */
+  values: unknown[][];
 }
 
 /** Checks every input's shape ([N] or [N, 1], one N for all) and data length; no model needed yet. */
 export function readInputs(inputs: readonly RequestTensor[]): RequestColumns {
   const rows = inputs[0].shape[0];
-  const columns = new Map<string, { datatype: string; values: unknown[] }>();
-  for (const input of inputs) {
-    const { name, shape, data } = input;
-    if (columns.has(name)) throw new TensorError(`input '${name}' is given twice`);
+  const values = new Array<unknown[]>(inputs.length);
+  for (let i = 0; i < inputs.length; i++) {
+    const { name, shape, data } = inputs[i];
     if (shape.length > 2 || (shape.length === 2 && shape[1] !== 1)) throw new TensorError(`input '${name}' has shape [${shape}]; each feature is a tensor of shape [N] or [N, 1]`);
     if (shape[0] !== rows) throw new TensorError(`input '${name}' has ${shape[0]} rows, input '${inputs[0].name}' ${rows}; every input must have the same N`);
-    columns.set(name, { datatype: input.datatype, values: flatten(name, data, rows) });
+    values[i] = flatten(name, data, rows);
   }
   if (rows === 0) throw new TensorError('the inputs hold no rows (N = 0)');
-  return { rows, columns };
+  return { rows, inputs, values };
 }
 
 function flatten(name: string, data: unknown[], rows: number): unknown[] {
-  if (data.length === rows && !data.some(Array.isArray)) return data;
-  if (data.length === rows && data.every((d) => Array.isArray(d) && d.length === 1)) return data.map((d) => (d as unknown[])[0]);
+  if (data.length === rows) {
+    let nested = 0;
+    for (let r = 0; r < rows; r++) if (Array.isArray(data[r])) nested++;
+    if (nested === 0) return data;
+    if (nested === rows) {
+      const flat = new Array<unknown>(rows);
+      for (let r = 0; r < rows; r++) {
+        const d = data[r] as unknown[];
+        if (d.length !== 1) break;
+        flat[r] = d[0];
+        if (r === rows - 1) return flat;
+      }
+    }
+  }
   throw new TensorError(`input '${name}': data must hold ${rows} values (flat, or [[v], …] for shape [${rows}, 1]), got ${data.length} entries`);
+}
+
+/** What encoding a request needs of a model's preprocessing, worked out once per loaded model. */
+interface Encoding {
+  /** Feature index by name. */
+  index: Map<string, number>;
+  writer: FeatureWriter;
+}
+const encodings = new WeakMap<Preprocessing, Encoding>();
+
+function encodingOf(prep: Preprocessing): Encoding {
+  let e = encodings.get(prep);
+  if (!e) {
+    e = { index: new Map(prep.features.map((f, j) => [f.name, j])), writer: new FeatureWriter(prep) };
+    encodings.set(prep, e);
+  }
+  return e;
 }
 
 /**
@@ -64,21 +106,25 @@ function flatten(name: string, data: unknown[], rows: number): unknown[] {
  * numeric features as FP*, INT*, UINT* or BOOL, categorical ones as BYTES; elements are checked
  * against their datatype (null: a missing value). Encoded exactly as /v1 encodes instances.
  */
-export function encodeInputs(prep: Preprocessing, { rows, columns }: RequestColumns): Float32Array {
-  const features = prep.features;
-  const known = new Set(features.map((f) => f.name));
-  for (const name of columns.keys()) if (!known.has(name)) throw new TensorError(`unknown input '${name}'; the model's inputs are its features: ${listed(features.map((f) => f.name))}`);
-  const values = features.map((f) => {
-    const column = columns.get(f.name);
-    if (!column) throw new TensorError(`missing input '${f.name}': every feature of the model is an input (see the model's metadata)`);
-    checkElements(f.name, f.type, column.datatype, column.values);
-    return column.values;
-  });
+export function encodeInputs(prep: Preprocessing, { rows, inputs, values }: RequestColumns): Float32Array {
+  const { features } = prep;
+  const { index, writer } = encodingOf(prep);
+  const columns = new Array<unknown[] | undefined>(features.length);
+  for (let i = 0; i < inputs.length; i++) {
+    const { name, datatype } = inputs[i];
+    const j = index.get(name);
+    if (j === undefined) throw new TensorError(`unknown input '${name}'; the model's inputs are its features: ${listed(features.map((f) => f.name))}`);
+    if (columns[j] !== undefined) throw new TensorError(`input '${name}' is given twice`);
+    checkElements(name, features[j].type, datatype, values[i]);
+    columns[j] = values[i];
+  }
+  for (let j = 0; j < features.length; j++) {
+    if (columns[j] === undefined) throw new TensorError(`missing input '${features[j].name}': every feature of the model is an input (see the model's metadata)`);
+  }
   const out = new Float32Array(rows * prep.inputSize);
-  const writer = new FeatureWriter(prep);
   const cells = new Array<unknown>(features.length);
   for (let r = 0; r < rows; r++) {
-    for (let j = 0; j < values.length; j++) cells[j] = values[j][r];
+    for (let j = 0; j < features.length; j++) cells[j] = columns[j]![r];
     writer.writeCells(cells, r, out, r * prep.inputSize);
   }
   return out;
@@ -87,19 +133,20 @@ export function encodeInputs(prep: Preprocessing, { rows, columns }: RequestColu
 function checkElements(name: string, type: 'numeric' | 'categorical', datatype: string, values: unknown[]): void {
   if (type === 'categorical') {
     if (datatype !== 'BYTES') throw new TensorError(`input '${name}' is a categorical feature: send it as BYTES (strings), not ${datatype}`);
-    const bad = values.findIndex((v) => v !== null && typeof v !== 'string');
-    if (bad >= 0) throw new TensorError(`input '${name}' element ${bad}: BYTES elements are strings (or null for missing), got ${JSON.stringify(values[bad])}`);
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i];
+      if (v !== null && typeof v !== 'string') throw new TensorError(`input '${name}' element ${i}: BYTES elements are strings (or null for missing), got ${JSON.stringify(v)}`);
+    }
     return;
   }
-  let ok: (v: unknown) => boolean;
-  if (FLOAT.has(datatype)) ok = (v) => typeof v === 'number';
-  else if (INTEGER.has(datatype)) ok = (v) => Number.isInteger(v);
-  else if (UNSIGNED.has(datatype)) ok = (v) => Number.isInteger(v) && (v as number) >= 0;
-  else if (datatype === 'BOOL') ok = (v) => typeof v === 'boolean';
-  else throw new TensorError(`input '${name}' is a numeric feature: send it as FP32 (or FP64, FP16, INT*, UINT*, BOOL), not ${datatype}`);
+  const kind = NUMERIC_KINDS[datatype];
+  if (kind === undefined) throw new TensorError(`input '${name}' is a numeric feature: send it as FP32 (or FP64, FP16, INT*, UINT*, BOOL), not ${datatype}`);
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
-    if (v !== null && !ok(v)) throw new TensorError(`input '${name}' element ${i}: not a ${datatype} value (${JSON.stringify(v)}); null is a missing value`);
+    if (v === null) continue;
+    const ok =
+      kind === 'float' ? typeof v === 'number' : kind === 'bool' ? typeof v === 'boolean' : Number.isInteger(v) && (kind === 'integer' || (v as number) >= 0);
+    if (!ok) throw new TensorError(`input '${name}' element ${i}: not a ${datatype} value (${JSON.stringify(v)}); null is a missing value`);
   }
 }
 

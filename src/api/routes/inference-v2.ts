@@ -10,6 +10,7 @@ import { encodeInputs, outputTensors, outputWidth, readInputs, requestedOutputs,
 import { HttpProblem } from '../problem.js';
 import { OPENAPI_INFO } from '../plugins/swagger.js';
 import { serveForward } from '../serve-predictions.js';
+import type { LoadedModel } from '../model-cache.js';
 import {
   V2ErrorSchema,
   V2InferRequestSchema,
@@ -106,10 +107,7 @@ const inferenceV2Routes: FastifyPluginAsyncTypebox = async (app) => {
         const columns = readInputs(body.inputs);
         if (columns.rows > config.PREDICT_MAX_ROWS) throw new TensorError(`at most ${config.PREDICT_MAX_ROWS} rows per request, got ${columns.rows}; send them in several requests`, 413);
         const tasks = requestedOutputs(body.outputs);
-        const { model, tasks: heads, outputs } = await serveForward(modelCache, refOf(request.params), (prep) => encodeInputs(prep, columns), columns.rows, {
-          tasks,
-          unknownTask: (task, _i, m) => unknownOutput(task, m.metadata.preprocessing),
-        });
+        const { model, tasks: heads, outputs } = await serveForward(modelCache, refOf(request.params), (prep) => encodeInputs(prep, columns), columns.rows, { tasks, unknownTask });
         const { id, name, version, preprocessing } = model.metadata;
         app.metrics.predictRows.inc({ model: id }, columns.rows);
         return {
@@ -123,6 +121,8 @@ const inferenceV2Routes: FastifyPluginAsyncTypebox = async (app) => {
     );
   }
 };
+
+const unknownTask = (task: string, _index: number, model: LoadedModel) => unknownOutput(task, model.metadata.preprocessing);
 
 /** `name` or `name` + `/versions/<version>` as a model reference (the version: a number or an alias). */
 function refOf(params: { name: string; version?: string }): string {
