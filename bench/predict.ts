@@ -249,6 +249,8 @@ interface Sample {
   loopMaxMs: number;
   rowsPerPass?: number;
   longestPassMs?: number;
+  /** Server CPU time (user + system) per row served, µs: less disturbed by other load on the machine than rows/s. */
+  cpuUsPerRow: number;
 }
 
 async function load(target: Target, rowsPerRequest: number, connections: number, seconds: number): Promise<Sample> {
@@ -258,6 +260,7 @@ async function load(target: Target, rowsPerRequest: number, connections: number,
   const body = JSON.stringify(target.startsWith('v2') ? v2Request(rows) : { instances: rows });
   const batcherBefore = target === 'ceiling' ? undefined : await getJson(`${server.base}/bench/batcher/${modelId}`);
   await getJson(`${server.base}/bench/loop`); // start the pause measurement afresh
+  const cpuBefore = await getJson(`${server.base}/bench/cpu`);
   const latencies: number[] = [];
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
     const options = { url: server.base + path, method: 'POST' as const, headers: { 'content-type': 'application/json' }, body, connections, duration: seconds, timeout: 10 };
@@ -267,6 +270,7 @@ async function load(target: Target, rowsPerRequest: number, connections: number,
       if (status === 200) latencies.push(ms);
     });
   });
+  const cpuAfter = await getJson(`${server.base}/bench/cpu`);
   const pause = await getJson(`${server.base}/bench/loop`);
   const batcherAfter = target === 'ceiling' ? undefined : await getJson(`${server.base}/bench/batcher/${modelId}`);
   const sorted = Float64Array.from(latencies).sort();
@@ -282,6 +286,7 @@ async function load(target: Target, rowsPerRequest: number, connections: number,
     loopMaxMs: pause.maxMs,
     rowsPerPass: batcherAfter ? (batcherAfter.rows - batcherBefore.rows) / Math.max(1, batcherAfter.passes - batcherBefore.passes) : undefined,
     longestPassMs: batcherAfter?.longestPassMs,
+    cpuUsPerRow: (cpuAfter.user - cpuBefore.user + cpuAfter.system - cpuBefore.system) / Math.max(1, ok * rowsPerRequest),
   };
 }
 
@@ -330,6 +335,7 @@ const summary = cells.map((cell) => {
     loopMaxMs: roundTo(Math.max(...ss.map((s) => s.loopMaxMs))),
     rowsPerPass: perPass.length ? roundTo(median(perPass)) : undefined,
     longestPassMs: passMs.length ? roundTo(Math.max(...passMs)) : undefined,
+    cpuUsPerRow: roundTo(median(ss.map((s) => s.cpuUsPerRow)), 1),
     runs: ss.map((s) => Math.round(s.rowsPerSec)),
   };
 });
@@ -386,7 +392,21 @@ const v2Cells = opts.v2
         const ratios = roundRatios(`v2/${r}/${c}`, `on/${r}/${c}`)!;
         const v2 = find('v2', r, c)!;
         const v1 = find('on', r, c)!;
-        return { rows: r, connections: c, v2RowsPerSec: v2.rowsPerSec, v1RowsPerSec: v1.rowsPerSec, ratio: roundTo(median(ratios)), rounds: ratios.map((x) => roundTo(x)), v2P99Ms: v2.p99Ms, v1P99Ms: v1.p99Ms };
+        // Server CPU per row, v2 ÷ v1, per round then the median (as the throughput ratios).
+        const cpu = samples.get(`v2/${r}/${c}`)!.map((s, i) => s.cpuUsPerRow / samples.get(`on/${r}/${c}`)![i].cpuUsPerRow);
+        return {
+          rows: r,
+          connections: c,
+          v2RowsPerSec: v2.rowsPerSec,
+          v1RowsPerSec: v1.rowsPerSec,
+          ratio: roundTo(median(ratios)),
+          rounds: ratios.map((x) => roundTo(x)),
+          v2P99Ms: v2.p99Ms,
+          v1P99Ms: v1.p99Ms,
+          v1CpuUsPerRow: v1.cpuUsPerRow,
+          v2CpuUsPerRow: v2.cpuUsPerRow,
+          cpuRatio: roundTo(median(cpu)),
+        };
       }),
     )
   : [];
@@ -452,12 +472,12 @@ out('');
 out(`predict load benchmark: ${backend.name} backend, ${cpus().length} cores, ${DURATION} s per cell, median of ${REPEATS} interleaved runs; autocannon in the same machine`);
 out(`model: README quick-start spec (${prep.inputSize} inputs → ${(saved.architecture as { sharedLayers: number[] }).sharedLayers.join('→')} trunk, heads ${saved.tasks.map((t) => t.name).join(', ')})`);
 out('');
-out('| rows/request | connections | server | rows/s | requests/s | p50 ms | p99 ms | errors | rows per forward pass | longest forward pass ms | event-loop delay p99 / max ms |');
-out('| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+out('| rows/request | connections | server | rows/s | requests/s | p50 ms | p99 ms | errors | rows per forward pass | longest forward pass ms | event-loop delay p99 / max ms | server CPU µs/row |');
+out('| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
 const label: Record<Target, string> = { on: 'batching on', off: 'batching off', ceiling: 'HTTP ceiling (no model)', v2: '/v2 infer, batching on', v2off: '/v2 infer, batching off' };
 for (const s of summary) {
   out(
-    `| ${s.rows} | ${s.connections} | ${label[s.target]} | ${s.rowsPerSec} | ${s.reqPerSec} | ${s.p50Ms} | ${s.p99Ms} | ${s.errors} | ${s.rowsPerPass ?? '–'} | ${s.longestPassMs ?? '–'} | ${s.loopP99Ms} / ${s.loopMaxMs} |`,
+    `| ${s.rows} | ${s.connections} | ${label[s.target]} | ${s.rowsPerSec} | ${s.reqPerSec} | ${s.p50Ms} | ${s.p99Ms} | ${s.errors} | ${s.rowsPerPass ?? '–'} | ${s.longestPassMs ?? '–'} | ${s.loopP99Ms} / ${s.loopMaxMs} | ${s.cpuUsPerRow} |`,
   );
 }
 out('');
@@ -471,9 +491,10 @@ out(`${checked} concurrent answers checked against the same rows predicted alone
 if (opts.v2) {
   out(`${v2Check.checked} concurrent /v2 infer answers checked the same way: ${v2Check.mismatches} mismatches, ${v2Check.bitIdentical} bit-identical`);
   out('');
-  out('| rows/request | connections | /v1 rows/s | /v2 rows/s | /v2 ÷ /v1 (median of rounds) | per round | /v1 p99 ms | /v2 p99 ms |');
-  out('| ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |');
-  for (const c of v2Cells) out(`| ${c.rows} | ${c.connections} | ${c.v1RowsPerSec} | ${c.v2RowsPerSec} | ${c.ratio} | ${c.rounds.join(', ')} | ${c.v1P99Ms} | ${c.v2P99Ms} |`);
+  out('| rows/request | connections | /v1 rows/s | /v2 rows/s | /v2 ÷ /v1 (median of rounds) | per round | /v1 p99 ms | /v2 p99 ms | server CPU µs/row /v1 | /v2 | /v2 ÷ /v1 |');
+  out('| ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |');
+  for (const c of v2Cells)
+    out(`| ${c.rows} | ${c.connections} | ${c.v1RowsPerSec} | ${c.v2RowsPerSec} | ${c.ratio} | ${c.rounds.join(', ')} | ${c.v1P99Ms} | ${c.v2P99Ms} | ${c.v1CpuUsPerRow} | ${c.v2CpuUsPerRow} | ${c.cpuRatio} |`);
 }
 out('');
 for (const [name, t] of Object.entries(targets)) {
