@@ -46,10 +46,12 @@ const { values: opts } = parseArgs({
     connections: { type: 'string', default: '1,16,64' },
     rows: { type: 'string', default: '1,32' },
     epochs: { type: 'string', default: '10' },
-    v2: { type: 'boolean', default: true },
+    'v1-only': { type: 'boolean', default: false },
   },
 });
 const DURATION = Number(opts.duration);
+/** The /v2 infer cells (off with --v1-only: Node 20's parseArgs has no --no-… negation). */
+const V2 = !opts['v1-only'];
 const REPEATS = Number(opts.repeats);
 const CONNECTIONS = opts.connections!.split(',').map(Number);
 const ROWS = opts.rows!.split(',').map(Number);
@@ -212,7 +214,7 @@ log(`${checked} concurrent requests checked against in-process predictions of th
 
 // The same check through /v2 infer: each output tensor against the same rows predicted alone.
 const v2Check = { checked: 0, mismatches: 0, bitIdentical: 0 };
-if (opts.v2) {
+if (V2) {
   for (const server of servers) {
     const requests = Array.from({ length: 64 }, (_, i) => instances.slice(i * 7, i * 7 + 1 + (i % 3)));
     const answers = await Promise.all(requests.map(async (some) => (await post(`${server.base}/v2/models/${modelId}/infer`, v2Request(some))).json()));
@@ -237,7 +239,7 @@ function closeTo(a: unknown, b: unknown): boolean {
 // ---------------------------------------------------------------- load
 type Target = 'on' | 'off' | 'ceiling' | 'v2' | 'v2off';
 const V1_TARGETS: Target[] = ['on', 'off', 'ceiling'];
-const TARGETS: Target[] = opts.v2 ? [...V1_TARGETS, 'v2', 'v2off'] : V1_TARGETS;
+const TARGETS: Target[] = V2 ? [...V1_TARGETS, 'v2', 'v2off'] : V1_TARGETS;
 interface Sample {
   rowsPerSec: number;
   reqPerSec: number;
@@ -386,7 +388,7 @@ const worstP99Off = Math.max(...served.filter((s) => s.target === 'off').map((s)
 const errors = summary.reduce((n, s) => n + s.errors, 0) + mismatches + v2Check.mismatches;
 
 // /v2 infer against /v1 predict at the same load: per-round ratios of rows/s, their median per cell.
-const v2Cells = opts.v2
+const v2Cells = V2
   ? ROWS.flatMap((r) =>
       CONNECTIONS.map((c) => {
         const ratios = roundRatios(`v2/${r}/${c}`, `on/${r}/${c}`)!;
@@ -410,7 +412,7 @@ const v2Cells = opts.v2
       }),
     )
   : [];
-const v2OnOffRounds = opts.v2 ? roundRatios(`v2/1/${maxC}`, `v2off/1/${maxC}`) : undefined;
+const v2OnOffRounds = V2 ? roundRatios(`v2/1/${maxC}`, `v2off/1/${maxC}`) : undefined;
 const v2OnOff = medianOf(v2OnOffRounds);
 const worstV2Ratio = v2Cells.length ? Math.min(...v2Cells.map((c) => c.ratio)) : undefined;
 const targets = {
@@ -428,7 +430,7 @@ const targets = {
       .map((s) => ({ rows: s.rows, connections: s.connections, p99Ms: s.p99Ms, ceilingP99Ms: find('ceiling', s.rows, s.connections)?.p99Ms, littleMeanMs: roundTo((s.connections / s.reqPerSec) * 1000) })),
   },
   errors: { value: errors, target: 0, met: errors === 0, what: 'errors, timeouts, non-2xx and mismatched predictions (/v1 and /v2) over every cell' },
-  ...(opts.v2
+  ...(V2
     ? {
         v2Throughput: {
           value: worstV2Ratio,
@@ -488,7 +490,7 @@ out(
 );
 out(`one ${largestRequest.rows}-row request: ${report.largestRequest.ms} ms, longest event-loop pause ${report.largestRequest.maxPauseMs} ms (status ${largestRequest.status})`);
 out(`${checked} concurrent answers checked against the same rows predicted alone: ${mismatches} mismatches, ${bitIdentical} bit-identical`);
-if (opts.v2) {
+if (V2) {
   out(`${v2Check.checked} concurrent /v2 infer answers checked the same way: ${v2Check.mismatches} mismatches, ${v2Check.bitIdentical} bit-identical`);
   out('');
   out('| rows/request | connections | /v1 rows/s | /v2 rows/s | /v2 ÷ /v1 (median of rounds) | per round | /v1 p99 ms | /v2 p99 ms | server CPU µs/row /v1 | /v2 | /v2 ÷ /v1 |');
