@@ -8,6 +8,8 @@
  * - `GET /bench/loop`: the longest event-loop pause since the last call (perf_hooks
  *   monitorEventLoopDelay), then starts over.
  * - `GET /bench/batcher/:id`: forward passes, rows and time the model's batcher has run.
+ * - `GET /bench/cpu`: the server process's CPU time so far (process.cpuUsage, µs): what one request
+ *   costs the server, a measure far less disturbed by other load on the machine than rows/s.
  *
  * Settings come from the environment (as for the API); BENCH_MODEL_ID names the reference model.
  * Prints one JSON line `{"benchServer": {"port": …}}` when it listens.
@@ -48,6 +50,8 @@ app.get('/bench/loop', async () => {
   loop.reset();
   return pause;
 });
+
+app.get('/bench/cpu', async () => process.cpuUsage());
 
 // Counters so far; the longest pass starts over after each read, so each load cell sees its own.
 app.get<{ Params: { id: string } }>('/bench/batcher/:id', async (request) => {

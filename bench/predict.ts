@@ -7,9 +7,11 @@
  * the in-process rates and the correctness reference, starts the service twice as child processes on loopback ports
  * (micro-batching on, and off: PREDICT_MAX_DELAY_MS=0), and drives `POST /v1/models/:id/predict`
  * with autocannon (in this process, so client and server share the machine's cores) at 1, 16 and
- * 64 connections with 1- and 32-row requests. Beside each cell, in the same round, it measures
- * the HTTP ceiling (a route of the same shape doing no model work, present only in the benchmark's
- * server) and, per round, the in-process `model.predict` rows/s on the same model. Each cell is run
+ * 64 connections with 1- and 32-row requests, and the same rows through the Open Inference
+ * Protocol's `POST /v2/models/:id/infer` (one FP32 tensor per feature) on both servers. Beside each
+ * cell, in the same round, it measures the HTTP ceiling (a route of the same shape doing no model
+ * work, present only in the benchmark's server) and, per round, the in-process `model.predict`
+ * rows/s on the same model. Each cell is run
  * `--repeats` times, interleaved, and medians are reported; the event loop's longest pause comes
  * from perf_hooks in the server. Prints a table (stderr with --json) and, with --json, one JSON
  * line on stdout.
@@ -44,9 +46,12 @@ const { values: opts } = parseArgs({
     connections: { type: 'string', default: '1,16,64' },
     rows: { type: 'string', default: '1,32' },
     epochs: { type: 'string', default: '10' },
+    'v1-only': { type: 'boolean', default: false },
   },
 });
 const DURATION = Number(opts.duration);
+/** The /v2 infer cells (off with --v1-only: Node 20's parseArgs has no --no-… negation). */
+const V2 = !opts['v1-only'];
 const REPEATS = Number(opts.repeats);
 const CONNECTIONS = opts.connections!.split(',').map(Number);
 const ROWS = opts.rows!.split(',').map(Number);
@@ -167,6 +172,23 @@ async function startServer(name: Server['name'], delayMs: number): Promise<Serve
 }
 
 const getJson = async (url: string) => (await fetch(url)).json();
+
+/** The same rows as an Open Inference Protocol v2 request: one FP32 tensor of shape [N] per feature. */
+function v2Request(rows: Row[]) {
+  return { inputs: PIXELS.map((name) => ({ name, shape: [rows.length], datatype: 'FP32', data: rows.map((r) => r[name]) })) };
+}
+
+/** Predictions as the v2 output tensors' data: probabilities [N, L] (binary [1 − p, p]), values [N, 1]. */
+function asTensorData(predictions: ReturnType<typeof predictInstances>): Record<string, number[]> {
+  const out: Record<string, number[]> = {};
+  for (const enc of prep.tasks) {
+    out[enc.task] = predictions.flatMap((p) => {
+      const answer = p[enc.task] as { value?: number; probabilities?: Record<string, number> };
+      return enc.type === 'regression' ? [answer.value!] : enc.labels.map((l) => answer.probabilities![String(l)]);
+    });
+  }
+  return out;
+}
 const post = (url: string, body: unknown) => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
 const servers = [await startServer('on', DELAY_ON), await startServer('off', 0)];
@@ -190,6 +212,23 @@ for (const server of servers) {
 }
 log(`${checked} concurrent requests checked against in-process predictions of the same rows: ${mismatches} mismatches, ${bitIdentical} bit-identical`);
 
+// The same check through /v2 infer: each output tensor against the same rows predicted alone.
+const v2Check = { checked: 0, mismatches: 0, bitIdentical: 0 };
+if (V2) {
+  for (const server of servers) {
+    const requests = Array.from({ length: 64 }, (_, i) => instances.slice(i * 7, i * 7 + 1 + (i % 3)));
+    const answers = await Promise.all(requests.map(async (some) => (await post(`${server.base}/v2/models/${modelId}/infer`, v2Request(some))).json()));
+    answers.forEach((a, i) => {
+      const alone = asTensorData(predictInstances(serving, prep, requests[i]));
+      const got = Object.fromEntries((a.outputs ?? []).map((o: { name: string; data: number[] }) => [o.name, o.data]));
+      v2Check.checked++;
+      if (isDeepStrictEqual(got, alone)) v2Check.bitIdentical++;
+      else if (!closeTo(got, alone)) v2Check.mismatches++;
+    });
+  }
+  log(`${v2Check.checked} concurrent /v2 infer requests checked the same way: ${v2Check.mismatches} mismatches, ${v2Check.bitIdentical} bit-identical`);
+}
+
 function closeTo(a: unknown, b: unknown): boolean {
   if (typeof a === 'number' && typeof b === 'number') return Math.abs(a - b) <= 1e-5 * Math.max(1, Math.abs(b));
   if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return a === b;
@@ -198,7 +237,9 @@ function closeTo(a: unknown, b: unknown): boolean {
 }
 
 // ---------------------------------------------------------------- load
-type Target = 'on' | 'off' | 'ceiling';
+type Target = 'on' | 'off' | 'ceiling' | 'v2' | 'v2off';
+const V1_TARGETS: Target[] = ['on', 'off', 'ceiling'];
+const TARGETS: Target[] = V2 ? [...V1_TARGETS, 'v2', 'v2off'] : V1_TARGETS;
 interface Sample {
   rowsPerSec: number;
   reqPerSec: number;
@@ -210,14 +251,18 @@ interface Sample {
   loopMaxMs: number;
   rowsPerPass?: number;
   longestPassMs?: number;
+  /** Server CPU time (user + system) per row served, µs: less disturbed by other load on the machine than rows/s. */
+  cpuUsPerRow: number;
 }
 
 async function load(target: Target, rowsPerRequest: number, connections: number, seconds: number): Promise<Sample> {
-  const server = target === 'off' ? servers[1] : servers[0];
-  const path = target === 'ceiling' ? `/bench/ceiling/${modelId}/predict` : `/v1/models/${modelId}/predict`;
-  const body = JSON.stringify({ instances: instances.slice(100, 100 + rowsPerRequest) });
+  const server = target === 'off' || target === 'v2off' ? servers[1] : servers[0];
+  const path = target === 'ceiling' ? `/bench/ceiling/${modelId}/predict` : target.startsWith('v2') ? `/v2/models/${modelId}/infer` : `/v1/models/${modelId}/predict`;
+  const rows = instances.slice(100, 100 + rowsPerRequest);
+  const body = JSON.stringify(target.startsWith('v2') ? v2Request(rows) : { instances: rows });
   const batcherBefore = target === 'ceiling' ? undefined : await getJson(`${server.base}/bench/batcher/${modelId}`);
   await getJson(`${server.base}/bench/loop`); // start the pause measurement afresh
+  const cpuBefore = await getJson(`${server.base}/bench/cpu`);
   const latencies: number[] = [];
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
     const options = { url: server.base + path, method: 'POST' as const, headers: { 'content-type': 'application/json' }, body, connections, duration: seconds, timeout: 10 };
@@ -227,6 +272,7 @@ async function load(target: Target, rowsPerRequest: number, connections: number,
       if (status === 200) latencies.push(ms);
     });
   });
+  const cpuAfter = await getJson(`${server.base}/bench/cpu`);
   const pause = await getJson(`${server.base}/bench/loop`);
   const batcherAfter = target === 'ceiling' ? undefined : await getJson(`${server.base}/bench/batcher/${modelId}`);
   const sorted = Float64Array.from(latencies).sort();
@@ -242,13 +288,14 @@ async function load(target: Target, rowsPerRequest: number, connections: number,
     loopMaxMs: pause.maxMs,
     rowsPerPass: batcherAfter ? (batcherAfter.rows - batcherBefore.rows) / Math.max(1, batcherAfter.passes - batcherBefore.passes) : undefined,
     longestPassMs: batcherAfter?.longestPassMs,
+    cpuUsPerRow: (cpuAfter.user - cpuBefore.user + cpuAfter.system - cpuBefore.system) / Math.max(1, ok * rowsPerRequest),
   };
 }
 
 log('warming up');
-for (const target of ['on', 'off', 'ceiling'] as Target[]) await load(target, 1, 16, 1);
+for (const target of TARGETS) await load(target, 1, 16, 1);
 
-const cells = ROWS.flatMap((r) => CONNECTIONS.flatMap((c) => (['on', 'off', 'ceiling'] as Target[]).map((target) => ({ rows: r, connections: c, target }))));
+const cells = ROWS.flatMap((r) => CONNECTIONS.flatMap((c) => TARGETS.map((target) => ({ rows: r, connections: c, target }))));
 const samples = new Map<string, Sample[]>();
 const inProcessSamples = new Map<number, number[]>();
 const fullPathSamples: number[] = [];
@@ -290,6 +337,7 @@ const summary = cells.map((cell) => {
     loopMaxMs: roundTo(Math.max(...ss.map((s) => s.loopMaxMs))),
     rowsPerPass: perPass.length ? roundTo(median(perPass)) : undefined,
     longestPassMs: passMs.length ? roundTo(Math.max(...passMs)) : undefined,
+    cpuUsPerRow: roundTo(median(ss.map((s) => s.cpuUsPerRow)), 1),
     runs: ss.map((s) => Math.round(s.rowsPerSec)),
   };
 });
@@ -322,7 +370,7 @@ const onCeiling = medianOf(ratioRounds.onCeiling);
 const vsInProcess32 = medianOf(ratioRounds.vsInProcess32);
 const vsInProcessMax = medianOf(ratioRounds.vsInProcessMax);
 const roundsShown = Object.fromEntries(Object.entries(ratioRounds).map(([k, v]) => [k, v?.map((x) => roundTo(x))])) as Record<keyof typeof ratioRounds, number[] | undefined>;
-const served = summary.filter((s) => s.target !== 'ceiling');
+const served = summary.filter((s) => s.target === 'on' || s.target === 'off');
 // The pause at the maximum batch: the batching-on cell whose passes were largest.
 const fullest = served.filter((s) => s.target === 'on').sort((a, b) => (b.rowsPerPass ?? 0) - (a.rowsPerPass ?? 0))[0];
 const maxBatchPause = {
@@ -337,7 +385,36 @@ const maxBatchPause = {
 };
 const worstP99On = Math.max(...served.filter((s) => s.target === 'on').map((s) => s.p99Ms));
 const worstP99Off = Math.max(...served.filter((s) => s.target === 'off').map((s) => s.p99Ms));
-const errors = summary.reduce((n, s) => n + s.errors, 0) + mismatches;
+const errors = summary.reduce((n, s) => n + s.errors, 0) + mismatches + v2Check.mismatches;
+
+// /v2 infer against /v1 predict at the same load: per-round ratios of rows/s, their median per cell.
+const v2Cells = V2
+  ? ROWS.flatMap((r) =>
+      CONNECTIONS.map((c) => {
+        const ratios = roundRatios(`v2/${r}/${c}`, `on/${r}/${c}`)!;
+        const v2 = find('v2', r, c)!;
+        const v1 = find('on', r, c)!;
+        // Server CPU per row, v2 ÷ v1, per round then the median (as the throughput ratios).
+        const cpu = samples.get(`v2/${r}/${c}`)!.map((s, i) => s.cpuUsPerRow / samples.get(`on/${r}/${c}`)![i].cpuUsPerRow);
+        return {
+          rows: r,
+          connections: c,
+          v2RowsPerSec: v2.rowsPerSec,
+          v1RowsPerSec: v1.rowsPerSec,
+          ratio: roundTo(median(ratios)),
+          rounds: ratios.map((x) => roundTo(x)),
+          v2P99Ms: v2.p99Ms,
+          v1P99Ms: v1.p99Ms,
+          v1CpuUsPerRow: v1.cpuUsPerRow,
+          v2CpuUsPerRow: v2.cpuUsPerRow,
+          cpuRatio: roundTo(median(cpu)),
+        };
+      }),
+    )
+  : [];
+const v2OnOffRounds = V2 ? roundRatios(`v2/1/${maxC}`, `v2off/1/${maxC}`) : undefined;
+const v2OnOff = medianOf(v2OnOffRounds);
+const worstV2Ratio = v2Cells.length ? Math.min(...v2Cells.map((c) => c.ratio)) : undefined;
 const targets = {
   batchingGain: { value: onOff, rounds: roundsShown.onOff, target: 3, met: onOff !== undefined && onOff >= 3, what: `1-row requests at ${maxC} connections: rows/s batching on ÷ off` },
   ofHttpCeiling: { value: onCeiling, rounds: roundsShown.onCeiling, target: 0.5, met: onCeiling !== undefined && onCeiling >= 0.5, what: `1-row requests at ${maxC} connections: rows/s batching on ÷ HTTP ceiling` },
@@ -352,7 +429,24 @@ const targets = {
       .filter((s) => s.target === 'on' && s.p99Ms >= 50)
       .map((s) => ({ rows: s.rows, connections: s.connections, p99Ms: s.p99Ms, ceilingP99Ms: find('ceiling', s.rows, s.connections)?.p99Ms, littleMeanMs: roundTo((s.connections / s.reqPerSec) * 1000) })),
   },
-  errors: { value: errors, target: 0, met: errors === 0, what: 'errors, timeouts, non-2xx and mismatched predictions over every cell' },
+  errors: { value: errors, target: 0, met: errors === 0, what: 'errors, timeouts, non-2xx and mismatched predictions (/v1 and /v2) over every cell' },
+  ...(V2
+    ? {
+        v2Throughput: {
+          value: worstV2Ratio,
+          target: 0.9,
+          met: worstV2Ratio !== undefined && worstV2Ratio >= 0.9,
+          what: '/v2 infer ÷ /v1 predict rows/s at the same load (batching on), the worst cell (median of per-round ratios)',
+        },
+        v2BatchingGain: {
+          value: v2OnOff,
+          rounds: v2OnOffRounds?.map((x) => roundTo(x)),
+          target: onOff !== undefined ? roundTo(0.9 * onOff) : undefined,
+          met: v2OnOff !== undefined && onOff !== undefined && v2OnOff >= 0.9 * onOff,
+          what: `1-row requests at ${maxC} connections: /v2 rows/s batching on ÷ off, against 90% of /v1's gain (${onOff})`,
+        },
+      }
+    : {}),
 };
 const report = {
   bench: 'predict',
@@ -366,7 +460,8 @@ const report = {
   model: { id: modelId, tasks: saved.tasks.map((t) => t.name), inputs: prep.inputSize, architecture: saved.architecture },
   inProcessRowsPerSec: inProcess,
   inProcessFullPathRowsPerSec32: Math.round(median(fullPathSamples)),
-  correctness: { checked, mismatches, bitIdentical },
+  correctness: { checked, mismatches, bitIdentical, v2: v2Check },
+  v2: { cells: v2Cells, onOff: v2OnOff, onOffRounds: v2OnOffRounds?.map((x) => roundTo(x)) },
   cells: summary,
   maxBatchPause,
   largestRequest: { ...largestRequest, ms: roundTo(largestRequest.ms), maxPauseMs: roundTo(largestRequest.maxPauseMs) },
@@ -379,12 +474,12 @@ out('');
 out(`predict load benchmark: ${backend.name} backend, ${cpus().length} cores, ${DURATION} s per cell, median of ${REPEATS} interleaved runs; autocannon in the same machine`);
 out(`model: README quick-start spec (${prep.inputSize} inputs → ${(saved.architecture as { sharedLayers: number[] }).sharedLayers.join('→')} trunk, heads ${saved.tasks.map((t) => t.name).join(', ')})`);
 out('');
-out('| rows/request | connections | server | rows/s | requests/s | p50 ms | p99 ms | errors | rows per forward pass | longest forward pass ms | event-loop delay p99 / max ms |');
-out('| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
-const label: Record<Target, string> = { on: 'batching on', off: 'batching off', ceiling: 'HTTP ceiling (no model)' };
+out('| rows/request | connections | server | rows/s | requests/s | p50 ms | p99 ms | errors | rows per forward pass | longest forward pass ms | event-loop delay p99 / max ms | server CPU µs/row |');
+out('| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+const label: Record<Target, string> = { on: 'batching on', off: 'batching off', ceiling: 'HTTP ceiling (no model)', v2: '/v2 infer, batching on', v2off: '/v2 infer, batching off' };
 for (const s of summary) {
   out(
-    `| ${s.rows} | ${s.connections} | ${label[s.target]} | ${s.rowsPerSec} | ${s.reqPerSec} | ${s.p50Ms} | ${s.p99Ms} | ${s.errors} | ${s.rowsPerPass ?? '–'} | ${s.longestPassMs ?? '–'} | ${s.loopP99Ms} / ${s.loopMaxMs} |`,
+    `| ${s.rows} | ${s.connections} | ${label[s.target]} | ${s.rowsPerSec} | ${s.reqPerSec} | ${s.p50Ms} | ${s.p99Ms} | ${s.errors} | ${s.rowsPerPass ?? '–'} | ${s.longestPassMs ?? '–'} | ${s.loopP99Ms} / ${s.loopMaxMs} | ${s.cpuUsPerRow} |`,
   );
 }
 out('');
@@ -395,6 +490,14 @@ out(
 );
 out(`one ${largestRequest.rows}-row request: ${report.largestRequest.ms} ms, longest event-loop pause ${report.largestRequest.maxPauseMs} ms (status ${largestRequest.status})`);
 out(`${checked} concurrent answers checked against the same rows predicted alone: ${mismatches} mismatches, ${bitIdentical} bit-identical`);
+if (V2) {
+  out(`${v2Check.checked} concurrent /v2 infer answers checked the same way: ${v2Check.mismatches} mismatches, ${v2Check.bitIdentical} bit-identical`);
+  out('');
+  out('| rows/request | connections | /v1 rows/s | /v2 rows/s | /v2 ÷ /v1 (median of rounds) | per round | /v1 p99 ms | /v2 p99 ms | server CPU µs/row /v1 | /v2 | /v2 ÷ /v1 |');
+  out('| ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |');
+  for (const c of v2Cells)
+    out(`| ${c.rows} | ${c.connections} | ${c.v1RowsPerSec} | ${c.v2RowsPerSec} | ${c.ratio} | ${c.rounds.join(', ')} | ${c.v1P99Ms} | ${c.v2P99Ms} | ${c.v1CpuUsPerRow} | ${c.v2CpuUsPerRow} | ${c.cpuRatio} |`);
+}
 out('');
 for (const [name, t] of Object.entries(targets)) {
   const rounds = 'rounds' in t && t.rounds ? ` [per round: ${t.rounds.join(', ')}]` : '';

@@ -48,6 +48,11 @@ export const ConfigSchema = Type.Object({
     maximum: 1000,
     description: 'How long a predict request waits for others to share its forward pass (micro-batching); 0 turns batching off.',
   }),
+  MODEL_ARCHIVE_MAX_BYTES: Type.Integer({
+    default: 256 * 1024 ** 2,
+    minimum: 1024,
+    description: 'Largest model archive (POST /v1/models), in bytes, both as uploaded and unpacked (413 beyond; a gzip bomb stops there).',
+  }),
   API_KEYS: Type.Optional(
     Type.String({ description: 'Comma-separated "<key>:<role>" pairs, role admin or predict. Unset: the API is open (local use only). See docs/security.md.' }),
   ),

@@ -13,6 +13,9 @@ import healthRoutes from './routes/health.js';
 import datasetRoutes from './routes/datasets.js';
 import jobRoutes from './routes/jobs.js';
 import modelRoutes from './routes/models.js';
+import modelAliasRoutes from './routes/model-aliases.js';
+import modelArchiveRoutes from './routes/model-archive.js';
+import inferenceV2Routes from './routes/inference-v2.js';
 import dashboard from './plugins/dashboard.js';
 import unreadBody from './plugins/unread-body.js';
 import jsonBody from './plugins/json-body.js';
@@ -58,6 +61,9 @@ export async function buildApp(deps: AppServices, options: FastifyServerOptions 
   await app.register(datasetRoutes);
   await app.register(jobRoutes);
   await app.register(modelRoutes);
+  await app.register(modelAliasRoutes);
+  await app.register(modelArchiveRoutes);
+  await app.register(inferenceV2Routes);
   await app.register(dashboard);
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);

@@ -4,8 +4,9 @@ import { importArtifacts } from '../mtl/serialization.js';
 import type { ModelStore } from '../store/model-store.js';
 import type { ModelMetadata } from '../store/model-metadata.js';
 import { NotFoundError } from '../shared/not-found-error.js';
-import { parseModelRef } from './model-ref.js';
-import { PredictBatcher } from './predict-batcher.js';
+import { nameOfRef, parseModelRef } from './model-ref.js';
+import { PredictBatcher, type ForwardFn } from './predict-batcher.js';
+import { HeadBatchers, type HeadBatcher } from './head-batchers.js';
 
 export interface LoadedModel {
   id: string;
@@ -13,6 +14,10 @@ export interface LoadedModel {
   serving: tf.LayersModel;
   /** Joins concurrent requests for this model into shared forward passes. */
   batcher: PredictBatcher;
+  /** The batcher for a request that asked for some tasks only (task indexes, ascending): see HeadBatchers. */
+  batcherFor: (heads: readonly number[]) => HeadBatcher;
+  /** Closes every batcher of the model (they answer what they hold). */
+  close: () => void;
 }
 
 export interface ModelCacheArgs {
@@ -36,6 +41,8 @@ interface Entry {
 
 /** Most names remembered with the id they resolved to (each for at most `recheckMs`). */
 const MAX_NAMES = 1024;
+/** Most task subsets per loaded model with a sub-model of their own (see HeadBatchers). */
+const MAX_TASK_SUBSETS = 16;
 
 export interface ModelCacheObserver {
   /** A lookup found the model loaded (hit) or had to load it (miss). */
@@ -63,7 +70,7 @@ export class ModelCache {
     this.args = { recheckMs: 1000, maxBatch: 256, maxDelayMs: 0, ...args };
   }
 
-  /** The model a request names: an id, a name (its latest version) or `name@version`. NotFoundError when there is none. */
+  /** The model a request names: an id, a name (its latest version), `name@version` or `name@alias`. NotFoundError when there is none. */
   resolve(ref: string): Promise<LoadedModel> {
     return this.byRef(ref, (id) => this.get(id));
   }
@@ -71,6 +78,15 @@ export class ModelCache {
   /** The stored metadata of the model `ref` names, without loading the model. */
   metadataOf(ref: string): Promise<ModelMetadata> {
     return this.byRef(ref, (id) => this.store.get(id));
+  }
+
+  /**
+   * Forgets what references by `name` resolved to, so the next request asks the store: called when
+   * this process moved an alias (or saved a version), so the change is seen at once here; other
+   * processes see it within `recheckMs`.
+   */
+  forgetName(name: string): void {
+    for (const ref of [...this.names.keys()]) if (ref === name || nameOfRef(ref) === name) this.names.delete(ref);
   }
 
   /** Reports lookups and forward passes (metrics). */
@@ -139,7 +155,20 @@ export class ModelCache {
     }
     entry.stamp = stamp;
     entry.checkedAt = Date.now();
-    return { id, metadata, serving, batcher: new PredictBatcher({ forward, inputSize, maxBatch: this.args.maxBatch, maxDelayMs: this.args.maxDelayMs, onPass: (rows) => this.observer.onPass?.(rows) }) };
+    const make = (f: ForwardFn) => new PredictBatcher({ forward: f, inputSize, maxBatch: this.args.maxBatch, maxDelayMs: this.args.maxDelayMs, onPass: (rows) => this.observer.onPass?.(rows) });
+    const batcher = make(forward);
+    const heads = new HeadBatchers({ serving, inputSize, all: batcher, make, maxSubsets: MAX_TASK_SUBSETS });
+    return {
+      id,
+      metadata,
+      serving,
+      batcher,
+      batcherFor: (h) => heads.for(h),
+      close: () => {
+        heads.close();
+        batcher.close();
+      },
+    };
   }
 
   /** One stat, shared by the requests that find the entry due: drops it when the store no longer has it as loaded. */
@@ -172,7 +201,7 @@ export class ModelCache {
       (model) =>
         new Promise<void>((done) =>
           setImmediate(() => {
-            model.batcher.close();
+            model.close();
             model.serving.dispose();
             done();
           }),
@@ -187,19 +216,19 @@ export class ModelCache {
     const parsed = parseModelRef(ref);
     if ('id' in parsed) return use(parsed.id);
     try {
-      return await use(await this.idOfName(ref, parsed.name, parsed.version));
+      return await use(await this.idOfName(ref, parsed));
     } catch (err) {
       // The remembered version was deleted meanwhile: an older one may still be there.
       if (!(err instanceof NotFoundError)) throw err;
       this.names.delete(ref);
-      return use(await this.idOfName(ref, parsed.name, parsed.version));
+      return use(await this.idOfName(ref, parsed));
     }
   }
 
-  private idOfName(ref: string, name: string, version?: number): Promise<string> {
+  private idOfName(ref: string, parsed: { name: string; version?: number; alias?: string }): Promise<string> {
     const known = this.names.get(ref);
     if (known && Date.now() - known.at < this.args.recheckMs) return known.id;
-    const id = this.store.resolve(name, version);
+    const id = this.store.resolveRef(parsed);
     this.names.delete(ref);
     if (this.args.recheckMs > 0) {
       this.names.set(ref, { id, at: Date.now() });

@@ -12,6 +12,8 @@ export interface ModelMetadata {
   name: string;
   /** 1, 2, 3, … among the models saved under the same name; assigned by ModelStore.save (absent before it). */
   version?: number;
+  /** Set on a model imported from an archive: what it was where it was exported. */
+  importedFrom?: { id: string; name: string; version?: number; importedAt: string };
   createdAt: string;
   jobId: string;
   datasetId: string;

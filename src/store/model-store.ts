@@ -6,6 +6,7 @@ import { isValidId } from '../shared/ids.js';
 import { NotFoundError } from '../shared/not-found-error.js';
 import type { ModelMetadata } from './model-metadata.js';
 import { ModelVersions } from './model-versions.js';
+import { ModelAliases, type ModelAlias } from './model-aliases.js';
 
 const META = 'metadata.json';
 const TOPOLOGY = 'model.json';
@@ -15,13 +16,16 @@ const WEIGHTS = 'weights.bin';
  * Trained models on disk, one directory each: `model.json` + `weights.bin` (the standard
  * TensorFlow.js layers format, loadable by tf.loadLayersModel) and `metadata.json` (tasks, label
  * sets, preprocessing, metrics, version). Written atomically. Models saved under the same name are
- * numbered 1, 2, 3, … (see ModelVersions, under `.versions/`).
+ * numbered 1, 2, 3, … (see ModelVersions, under `.versions/`); aliases point at versions (see
+ * ModelAliases, under `.aliases/`).
  */
 export class ModelStore {
   private readonly versions: ModelVersions;
+  private readonly aliases: ModelAliases;
 
   constructor(private readonly dir: string) {
     this.versions = new ModelVersions(join(dir, '.versions'));
+    this.aliases = new ModelAliases(join(dir, '.aliases'));
   }
 
   /** Saves a model as the next version of its name; returns the metadata as saved (with `version`). */
@@ -57,6 +61,48 @@ export class ModelStore {
     }
     const what = version === undefined ? `named '${name}'` : `'${name}@${version}'`;
     throw new NotFoundError('model', version === undefined ? name : `${name}@${version}`, `no model ${what}`);
+  }
+
+  /**
+   * The id a reference by name means: `name` (its latest version), `name@version`, or `name@alias`.
+   * A name may itself contain `@` (dataset names are free text): when `name@alias` names no alias,
+   * the whole reference is tried as a name before NotFoundError.
+   */
+  async resolveRef(ref: { name: string; version?: number; alias?: string }): Promise<string> {
+    if (ref.alias === undefined) return this.resolve(ref.name, ref.version);
+    const version = await this.aliases.get(ref.name, ref.alias);
+    if (version !== undefined) return this.resolve(ref.name, version);
+    const whole = `${ref.name}@${ref.alias}`;
+    if ((await this.versions.list(whole)).length > 0) return this.resolve(whole);
+    throw new NotFoundError('model', whole, `no alias '${ref.alias}' of model '${ref.name}'`);
+  }
+
+  /** Points `name@alias` at an existing `name@version` (created or moved atomically); returns that model's id. */
+  async setAlias(name: string, alias: string, version: number): Promise<string> {
+    const id = await this.resolve(name, version);
+    await this.aliases.set(name, alias, version);
+    return id;
+  }
+
+  /** Removes `name@alias`; NotFoundError when there is no such alias. */
+  async deleteAlias(name: string, alias: string): Promise<void> {
+    if (!(await this.aliases.delete(name, alias))) throw new NotFoundError('model', `${name}@${alias}`, `no alias '${alias}' of model '${name}'`);
+  }
+
+  /** The aliases of `name` with the versions they point at, by alias. */
+  async aliasesOf(name: string): Promise<ModelAlias[]> {
+    return this.aliases.list(name);
+  }
+
+  /** The stored files of a model as they are on disk: `model.json`, `weights.bin`, `metadata.json`. */
+  async files(id: string): Promise<{ name: string; data: Buffer }[]> {
+    await this.get(id);
+    try {
+      return await Promise.all([TOPOLOGY, WEIGHTS, META].map(async (name) => ({ name, data: await readFile(join(this.dir, id, name)) })));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError('model', id); // deleted meanwhile
+      throw err;
+    }
   }
 
   /**

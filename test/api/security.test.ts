@@ -51,8 +51,9 @@ describe('authentication and roles', () => {
   it('every route: missing and wrong keys are 401, a predict key on admin routes 403, the right key passes', async () => {
     const routes = await routesOf(t);
     assert.ok(routes.length >= 14, `${routes.length} routes`);
-    const open = (r: Route) => r.path.startsWith('/health');
-    const predictAllowed = (r: Route) => (r.method === 'GET' && /^\/v1\/models(\/[^/]+)?$/.test(r.path)) || (r.method === 'POST' && r.path.endsWith('/predict'));
+    const open = (r: Route) => r.path.startsWith('/health') || r.path.startsWith('/v2/health/');
+    const predictAllowed = (r: Route) =>
+      (r.method === 'GET' && /^\/v1\/models(\/[^/]+)?(\/aliases)?$/.test(r.path)) || (r.method === 'POST' && r.path.endsWith('/predict')) || r.path === '/v2' || r.path.startsWith('/v2/');
     for (const r of routes) {
       const none = await call(r);
       const wrong = await call(r, 'not-a-key-at-all');
@@ -65,7 +66,8 @@ describe('authentication and roles', () => {
       }
       assert.equal(none.statusCode, 401, `${label} without a key`);
       assert.equal(none.headers['www-authenticate'], 'Bearer realm="mtl"');
-      assert.equal(none.json().errors[0].pointer, '/headers/authorization');
+      if (r.path.startsWith('/v2')) assert.match(none.json().error, /API key/, `${label}: the inference protocol's error object`);
+      else assert.equal(none.json().errors[0].pointer, '/headers/authorization');
       assert.equal(wrong.statusCode, 401, `${label} with a wrong key`);
       if (predictAllowed(r)) assert.ok(![401, 403].includes(asPredict.statusCode), `${label} with a predict key: ${asPredict.statusCode}`);
       else assert.equal(asPredict.statusCode, 403, `${label} with a predict key`);

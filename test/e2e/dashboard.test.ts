@@ -220,6 +220,31 @@ describe('dashboard in a real browser', { timeout: 240_000 }, () => {
     await shot('model');
   });
 
+  it('shows the aliases of the model\'s name, sets and removes them', async () => {
+    await page.locator('#alias-none').waitFor();
+    await page.fill('#alias-name', 'prod');
+    await page.selectOption('#alias-version', '1');
+    await page.click('#alias-set');
+    await page.locator('#alias-table tr[data-alias="prod"]').waitFor();
+    assert.equal(await page.getAttribute('#alias-table tr[data-alias="prod"]', 'data-version'), '1');
+    await page.locator('#model-alias-chips [data-alias="prod"]').waitFor();
+    const viaApi = await (await fetch(`${base}/v1/models/digits-mtl@prod`)).json();
+    assert.equal(viaApi.id, state.modelId, 'the alias is in the store');
+    assert.deepEqual(viaApi.aliases, ['prod']);
+    await page.fill('#alias-name', 'bad alias');
+    assert.equal(await page.locator('#alias-name:invalid').count(), 1, 'the form refuses what the API would');
+    await page.fill('#alias-name', 'canary');
+    await page.click('#alias-set');
+    await page.locator('#alias-table tr[data-alias="canary"]').waitFor();
+    await shot('model-aliases');
+    await page.click('#alias-table [data-remove-alias="canary"]');
+    await page.locator('#alias-table tr[data-alias="canary"]').waitFor({ state: 'detached' });
+    await page.click('#alias-table [data-remove-alias="prod"]');
+    await page.locator('#alias-none').waitFor();
+    assert.equal(await page.locator('#model-alias-chips [data-alias]').count(), 0);
+    assert.equal((await fetch(`${base}/v1/models/digits-mtl@prod`)).status, 404);
+  });
+
   it('lists the jobs with their states, refreshing by itself', async () => {
     await open('#/jobs', '#jobs tr[data-job-id]');
     assert.equal(await page.getAttribute(`#jobs tr[data-job-id="${state.jobId}"]`, 'data-state'), 'succeeded');

@@ -1,5 +1,6 @@
 // One model: per-task metrics, the task-affinity heatmap with the suggested groups, single-task
-// baselines and Δm when trained, and a form to try a prediction.
+// baselines and Δm when trained, the aliases of its name (shown, set, moved, removed), and a form to
+// try a prediction.
 import { api } from '../api.js';
 import { add, fill, ago, card, duration, h, num, pct, parseJsonInput, problemBox, shortId, table, taskColor } from '../dom.js';
 
@@ -10,7 +11,12 @@ export async function modelPage(root, ctx, ref) {
   root.dataset.modelId = m.id;
   const taskIndex = new Map(m.tasks.map((t, i) => [t.name, i]));
   add(root,
-    h('div', { class: 'page-head' }, h('h1', {}, m.name, m.version ? h('span', { class: 'muted' }, ` v${m.version}`) : ''), h('div', { class: 'head-side' }, h('a', { class: 'button ghost', href: `#/jobs/${m.jobId}` }, 'Training curves →'))),
+    h(
+      'div',
+      { class: 'page-head' },
+      h('h1', {}, m.name, m.version ? h('span', { class: 'muted' }, ` v${m.version}`) : '', h('span', { id: 'model-alias-chips' }, (m.aliases ?? []).map((a) => h('span', { class: 'chip', dataset: { alias: a } }, `@${a}`)))),
+      h('div', { class: 'head-side' }, h('a', { class: 'button ghost', href: `#/jobs/${m.jobId}` }, 'Training curves →')),
+    ),
     h(
       'div',
       { class: 'meta-line' },
@@ -26,8 +32,81 @@ export async function modelPage(root, ctx, ref) {
     m.warnings?.length ? h('div', { class: 'warning' }, h('strong', {}, 'Warnings'), h('ul', {}, m.warnings.map((w) => h('li', {}, w)))) : null,
     card(`Per-task metrics (${m.rows.validation ? 'validation split' : 'training rows'}, epoch ${m.bestEpoch})`, metricsTable(m)),
     h('div', { class: 'grid-2' }, card('Task affinity', affinityView(m.affinity, taskIndex)), card('Multi-task vs single-task', baselinesView(m))),
+    card(`Aliases of ${m.name}`, aliasesView(m, ctx)),
     card('Try a prediction', predictForm(m, ctx)),
   );
+}
+
+/**
+ * The aliases of the model's name (name@alias means a version): a table with a Remove button per
+ * alias, and a form pointing an alias (new or existing) at one of the name's versions. Redrawn
+ * after every change; the chips in the page head follow.
+ */
+function aliasesView(m, ctx) {
+  const box = h('div', { id: 'model-aliases' }, h('p', { class: 'muted' }, 'Loading…'));
+  const name = encodeURIComponent(m.name);
+  const render = async () => {
+    const [{ aliases }, { models: versions }] = await Promise.all([
+      api('GET', `/v1/models/${encodeURIComponent(m.id)}/aliases`, { signal: ctx.signal }),
+      api('GET', `/v1/models?name=${name}`, { signal: ctx.signal }),
+    ]);
+    const out = h('div', { id: 'alias-output' });
+    const run = async (work) => {
+      try {
+        await work();
+        await render();
+      } catch (err) {
+        if (err?.name !== 'AbortError') fill(out, problemBox(err));
+      }
+    };
+    const input = h('input', { id: 'alias-name', placeholder: 'prod', required: true, pattern: '[A-Za-z][A-Za-z0-9_\\-]{0,63}', title: 'a letter, then letters, digits, _ or -', size: 12 });
+    const select = h(
+      'select',
+      { id: 'alias-version' },
+      versions.map((v) => h('option', { value: v.version, selected: v.version === m.version }, `v${v.version}${v.id === m.id ? ' (this model)' : ''}`)),
+    );
+    fill(
+      box,
+      h('p', { class: 'muted small' }, `${m.name}@<alias> works wherever ${m.name}@<version> does (predict, /v2, export); moving an alias takes effect at once.`),
+      aliases.length
+        ? table(
+            ['alias', 'points at', 'use it as', ''],
+            aliases.map((a) =>
+              h(
+                'tr',
+                { dataset: { alias: a.alias, version: a.version } },
+                h('td', {}, h('code', {}, a.alias)),
+                h('td', {}, a.modelId ? h('a', { href: `#/models/${a.modelId}` }, `v${a.version}`) : `v${a.version} (deleted)`, a.modelId === m.id ? h('span', { class: 'muted' }, ' (this model)') : ''),
+                h('td', {}, h('code', {}, `${m.name}@${a.alias}`)),
+                h('td', {}, h('button', { type: 'button', class: 'ghost small', dataset: { removeAlias: a.alias }, onclick: () => run(() => api('DELETE', `/v1/models/${name}/aliases/${encodeURIComponent(a.alias)}`, { signal: ctx.signal })) }, 'Remove')),
+              ),
+            ),
+            { id: 'alias-table', class: 'compact' },
+          )
+        : h('p', { class: 'muted', id: 'alias-none' }, 'No aliases yet.'),
+      h(
+        'form',
+        {
+          class: 'row',
+          id: 'alias-form',
+          onsubmit: (e) => {
+            e.preventDefault();
+            run(() => api('PUT', `/v1/models/${name}/aliases/${encodeURIComponent(input.value.trim())}`, { body: { version: Number(select.value) }, signal: ctx.signal }));
+          },
+        },
+        h('span', {}, 'Point'),
+        input,
+        h('span', {}, 'at'),
+        select,
+        h('button', { type: 'submit', id: 'alias-set' }, 'Set alias'),
+      ),
+      out,
+    );
+    const chips = document.getElementById('model-alias-chips');
+    if (chips) fill(chips, aliases.filter((a) => a.modelId === m.id).map((a) => h('span', { class: 'chip', dataset: { alias: a.alias } }, `@${a.alias}`)));
+  };
+  render().catch((err) => err?.name !== 'AbortError' && fill(box, problemBox(err)));
+  return box;
 }
 
 function describeArchitecture(a) {

@@ -36,15 +36,17 @@ function findKey(keys: ApiKey[], presented: string): ApiKey | undefined {
   return found;
 }
 
-/** What a route needs: /health, the UI (and /docs, /metrics when configured) are open; reading models and predicting take a predict or admin key; the rest an admin key. */
+/** What a route needs: /health (and /v2/health), the UI (and /docs, /metrics when configured) are open; reading models and predicting (/v1 and /v2) take a predict or admin key; the rest an admin key. */
 export function requiredRole(method: string, route: string | undefined, opts: { docsPublic: boolean; metricsPublic: boolean }): Need {
   if (!route) return 'any-key';
-  if (route.startsWith('/health')) return 'public';
+  if (route.startsWith('/health') || route.startsWith('/v2/health/')) return 'public';
   if (route === '/' || route.startsWith('/ui')) return 'public';
   if (route.startsWith('/docs')) return opts.docsPublic ? 'public' : 'any-key';
   if (route === '/metrics') return opts.metricsPublic ? 'public' : 'admin';
   if (method === 'POST' && route === '/v1/models/:id/predict') return 'predict';
-  if (method === 'GET' && (route === '/v1/models' || route === '/v1/models/:id')) return 'predict';
+  if (method === 'GET' && (route === '/v1/models' || route === '/v1/models/:id' || route === '/v1/models/:id/aliases')) return 'predict';
+  // The Open Inference Protocol: metadata, model readiness and inference are the predict role's.
+  if (route === '/v2' || route.startsWith('/v2/')) return 'predict';
   return 'admin';
 }
 

@@ -3,6 +3,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { HttpProblem, problemBody, type ProblemBody } from '../problem.js';
 import { SpecError, type FieldError } from '../../mtl/spec-error.js';
 import { DatasetFormatError, PayloadTooLargeError } from '../../store/store-errors.js';
+import { ModelArchiveError } from '../../store/model-archive.js';
 import { NotFoundError } from '../../shared/not-found-error.js';
 import { FeatureValueError } from '../../mtl/preprocessing.js';
 import { shorten } from '../../mtl/values.js';
@@ -97,6 +98,7 @@ function toProblem(error: FastifyError, bodyLimit: number | undefined): ProblemB
     return problemBody(422, 'Idempotency-Key reused', error.message, [{ pointer: '/headers/idempotency-key', detail: 'already used with a different body' }]);
   if (error instanceof DatasetFormatError) return problemBody(400, 'Malformed dataset', error.message, [{ pointer: '/body', detail: error.message }]);
   if (error instanceof PayloadTooLargeError) return problemBody(413, 'Payload Too Large', error.message);
+  if (error instanceof ModelArchiveError) return problemBody(400, 'Invalid model archive', error.message, [{ pointer: '/body', detail: error.message }]);
   if (error instanceof FeatureValueError)
     return problemBody(400, 'Invalid instance', error.message, [{ pointer: `/instances/${error.row}/${escapePointer(error.feature)}`, detail: error.message }]);
   if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {

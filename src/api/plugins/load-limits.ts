@@ -13,10 +13,10 @@ export interface LoadLimitOptions {
 /** How often the event-loop delay is measured (under-pressure's default). */
 const SAMPLE_INTERVAL_MS = 1000;
 
-/** The health checks: never rate-limited, never shed (a busy container must not be reported dead). */
+/** The health checks (and the inference protocol's, /v2/health/*): never rate-limited, never shed (a busy container must not be reported dead). */
 export function isHealth(request: FastifyRequest): boolean {
   const route = request.routeOptions.url;
-  return route !== undefined && (route === '/health' || route.startsWith('/health/'));
+  return route !== undefined && (route === '/health' || route.startsWith('/health/') || route.startsWith('/v2/health/'));
 }
 
 /**

@@ -23,6 +23,7 @@ async function docs(app: FastifyInstance) {
         { name: 'datasets', description: 'Upload and inspect training data' },
         { name: 'jobs', description: 'Queued training jobs' },
         { name: 'models', description: 'Trained models and prediction' },
+        { name: 'inference (v2)', description: 'The Open Inference Protocol (KServe v2 / Triton) REST API over the same models; errors are {"error": "…"}' },
         { name: 'health', description: 'Liveness and readiness' },
       ],
     },

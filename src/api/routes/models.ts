@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { HttpProblem } from '../problem.js';
 import { servePredictions } from '../serve-predictions.js';
+import { withAliases } from '../model-aliases-view.js';
 import { ModelListQuerySchema, ModelListSchema, ModelRefParamsSchema, ModelSchema, PredictRequestSchema, PredictResponseSchema, serializePredictResponse } from '../schemas/model.js';
 import { IdParamsSchema, problems } from '../schemas/problem.js';
 
@@ -22,7 +23,7 @@ const modelRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async function listModels(request) {
-      return { models: await app.services.models.list({ name: request.query.name }) };
+      return { models: await withAliases(app.services.models, await app.services.models.list({ name: request.query.name })) };
     },
   );
 
@@ -37,7 +38,8 @@ const modelRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async function getModel(request) {
-      return app.services.modelCache.metadataOf(request.params.id);
+      const [model] = await withAliases(app.services.models, [await app.services.modelCache.metadataOf(request.params.id)]);
+      return model;
     },
   );
 
@@ -57,9 +59,9 @@ const modelRoutes: FastifyPluginAsyncTypebox = async (app) => {
       bodyLimit: config.PREDICT_MAX_BODY_BYTES,
       schema: {
         tags: ['models'],
-        summary: 'Predict every task for each instance, from one forward pass',
+        summary: 'Predict every task (or the tasks asked for) for each instance, from one forward pass',
         description:
-          'The model is named by id, by name (its latest version) or by name@version. Concurrent requests for one model share forward passes ' +
+          'The model is named by id, by name (its latest version), by name@version or by name@alias. `tasks` selects tasks (an unknown one is a 400 naming it). Concurrent requests for one model (and task set) share forward passes ' +
           `(micro-batching); each gets exactly its own rows back. At most ${config.PREDICT_MAX_ROWS} instances and ${config.PREDICT_MAX_BODY_BYTES} bytes per request (413 beyond).`,
         params: ModelRefParamsSchema,
         body: { ...PredictRequestSchema(config.PREDICT_MAX_ROWS), examples: [{ instances: [DIGIT_ZERO] }] },
@@ -76,7 +78,7 @@ const modelRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async function predict(request) {
-      const { model, predictions } = await servePredictions(app.services.modelCache, request.params.id, request.body.instances);
+      const { model, predictions } = await servePredictions(app.services.modelCache, request.params.id, request.body.instances, { tasks: request.body.tasks });
       const { id, name, version } = model.metadata;
       app.metrics.predictRows.inc({ model: id }, predictions.length); // by the model that answered, however it was named
       return { modelId: id, name, version, predictions };

@@ -8,6 +8,13 @@ export const ModelSchema = Type.Object({
   version: Type.Optional(
     Type.Integer({ minimum: 1, description: 'Training the same name again makes a new version: 1, 2, 3, … (absent on models saved before versions existed).' }),
   ),
+  aliases: Type.Optional(Type.Array(Type.String(), { description: 'Aliases of the name that point at this version (name@alias means this model).' })),
+  importedFrom: Type.Optional(
+    Type.Object(
+      { id: Type.String(), name: Type.String(), version: Type.Optional(Type.Integer()), importedAt: Type.String({ format: 'date-time' }) },
+      { description: 'Set on a model imported from an archive: the id, name and version it had where it was exported.' },
+    ),
+  ),
   createdAt: Type.String({ format: 'date-time' }),
   jobId: Type.String(),
   datasetId: Type.String(),
@@ -64,7 +71,7 @@ export const ModelListQuerySchema = Type.Object({
 });
 
 export const ModelRefParamsSchema = Type.Object({
-  id: Type.String({ minLength: 1, description: 'A model id (UUID), a model name (its latest version), or name@version (e.g. digits-mtl@2).', examples: ['digits-mtl'] }),
+  id: Type.String({ minLength: 1, description: 'A model id (UUID), a model name (its latest version), name@version (e.g. digits-mtl@2) or name@alias (e.g. digits-mtl@prod).', examples: ['digits-mtl'] }),
 });
 
 export const PredictRequestSchema = (maxRows: number) =>
@@ -75,6 +82,13 @@ export const PredictRequestSchema = (maxRows: number) =>
         maxItems: maxRows,
         description: 'Rows to predict: each maps every feature name to its value (null for missing).',
       }),
+      tasks: Type.Optional(
+        Type.Array(Type.String({ minLength: 1 }), {
+          minItems: 1,
+          uniqueItems: true,
+          description: 'Only these tasks, in this order (default: every task). Heads not asked for are not computed: the request runs on a sub-model with only these outputs.',
+        }),
+      ),
     },
     { additionalProperties: false },
   );
