@@ -53,7 +53,7 @@ export class DbMtl extends StepWeights {
     );
     if (previous) previous.dispose();
     this.averages = next;
-    const gram = tf.tidy(() => tf.matMul(next, next, false, true).dataSync());
+    const gram = tf.tidy(() => Array.from(tf.matMul(next, next, false, true).dataSync()));
     const norms = Array.from({ length: T }, (_, t) => Math.sqrt(Math.max(gram[t * (T + 1)], 0)));
     const largest = Math.max(...norms);
     const alpha = norms.map((n) => largest / (n + EPS));

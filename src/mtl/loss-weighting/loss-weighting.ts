@@ -141,10 +141,10 @@ export class EpochMeanWeights {
 }
 
 /**
- * The base of the strategies that set new weights every step from the task gradients (MGDA,
- * CAGrad, IMTL, Nash-MTL, Aligned-MTL, DB-MTL): `combine` keeps Σ w_t L_t with the static weights
- * (what the task heads train on, as in LibMTL) unless a strategy sets `current`, and the history
- * records the mean of the weights each step reported (`report`).
+ * The base of the strategies that set new weights every step (MGDA, CAGrad, IMTL, Nash-MTL,
+ * Aligned-MTL, DB-MTL from the task gradients; FAMO, RLW from the losses): `combine` keeps
+ * Σ w_t L_t with the static weights (what the task heads train on, as in LibMTL) unless a strategy
+ * sets `current`, and the history records the epoch's mean of the weights each step reported.
  */
 export abstract class StepWeights extends FixedWeights {
   protected readonly meter = new EpochMeanWeights();
@@ -179,7 +179,7 @@ export function withTaskMatrix<R>(flat: tf.Tensor1D[], use: (g: tf.Tensor2D) => 
 /** The Gram matrix G Gᵀ (T×T, as numbers) of the task gradient matrix, with G's rows scaled by `scale` (the static weights). */
 export function gramMatrix(g: tf.Tensor2D, scale: number[]): number[][] {
   const T = g.shape[0];
-  const values = tf.tidy(() => tf.matMul(g, g, false, true).dataSync());
+  const values = tf.tidy(() => Array.from(tf.matMul(g, g, false, true).dataSync()));
   return Array.from({ length: T }, (_, i) => Array.from({ length: T }, (_, j) => values[i * T + j] * scale[i] * scale[j]));
 }
 
