@@ -4,6 +4,10 @@
  *
  *   npx tsx bench/train-profile.ts [--backend blas|wasm|cpu] [--n 2560] [--tasks 3] [--batch 256]
  *                                  [--architecture <type: see src/mtl/architectures/index.ts>] [--weighting <strategy>]
+ *                                  [--binary] [--cascade esmm|aitm]
+ *
+ * --binary makes every task binary; --cascade too, and each task after the first depends on the
+ * one before it (task1 on task0, …) in that mode.
  *
  * Kernel times are wall time around each kernel call (the CPU backends are synchronous; nested calls
  * count once), so the gap to the step time is tfjs's own bookkeeping (tape, tidy, tensor creation)
@@ -32,8 +36,9 @@ const shared = opt("shared", "256,128").split(",").map(Number);
 const config = loadConfig();
 const backend = await selectBackend(opt('backend', config.TF_BACKEND) as BackendPreference, 'training', { blasThreads: config.MTL_BLAS_THREADS, blasAddon: config.MTL_BLAS_ADDON });
 
-const KINDS: TaskType[] = ['classification', 'binary', 'regression'];
-const kinds = Array.from({ length: tasks }, (_, i) => KINDS[i % 3]);
+const cascade = opt('cascade', '') as '' | 'esmm' | 'aitm';
+const KINDS: TaskType[] = cascade || args.includes('--binary') ? ['binary'] : ['classification', 'binary', 'regression'];
+const kinds = Array.from({ length: tasks }, (_, i) => KINDS[i % KINDS.length]);
 const rows: Row[] = Array.from({ length: n }, (_, r) => {
   const row: Row = {};
   for (let j = 0; j < inputs; j++) row[`f${j}`] = Math.sin(r * 7.1 + j * 1.3);
@@ -46,7 +51,7 @@ const spec = resolveSpec(
   {
     datasetId: 'p',
     features: Array.from({ length: inputs }, (_, j) => ({ name: `f${j}` })),
-    tasks: kinds.map((type, i) => ({ name: `task${i}`, type })),
+    tasks: kinds.map((type, i) => ({ name: `task${i}`, type, ...(cascade && i > 0 ? { dependsOn: `task${i - 1}`, mode: cascade } : {}) })),
     architecture: ['mmoe', 'ple', 'dselect-k'].includes(opt('architecture', 'hard-sharing'))
       ? { type: opt('architecture', '') as ArchitectureType }
       : { type: opt('architecture', 'hard-sharing') as ArchitectureType, sharedLayers: shared },

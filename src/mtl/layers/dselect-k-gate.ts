@@ -132,36 +132,30 @@ export class DSelectKGate extends tf.layers.Layer {
 tf.serialization.registerClass(DSelectKGate);
 
 /**
- * S(t): 0 for t ≤ −γ/2, 1 for t ≥ γ/2, −2t³/γ³ + 3t/(2γ) + ½ between; exactly 0 and 1 outside,
- * with gradient 0 there. (The masks come from `step`, whose gradient is zero: a `where` on a
- * comparison would send the gradient into the comparison, which tfjs cannot differentiate.)
+ * S(t): 0 for t ≤ −γ/2, 1 for t ≥ γ/2, −2t³/γ³ + 3t/(2γ) + ½ between; written as the smoothstep
+ * u²(3 − 2u) of u = t/γ + ½ clipped to [0, 1] (the same cubic), which is exactly 0 and 1 outside,
+ * with gradient 0 there.
  */
 export function smoothStep(t: tf.Tensor, gamma: number): tf.Tensor {
   return tf.tidy(() => {
-    const half = gamma / 2;
-    const inner = tf.clipByValue(t, -half, half);
-    const cubic = tf.add(tf.add(tf.mul(tf.pow(inner, 3), -2 / gamma ** 3), tf.mul(inner, 3 / (2 * gamma))), 0.5);
-    const above = tf.step(tf.sub(t, half)); // 1 where t > γ/2
-    const below = tf.step(tf.sub(-half, t)); // 1 where t < −γ/2
-    return tf.add(above, tf.mul(tf.sub(tf.sub(1, above), below), cubic));
+    const u = tf.clipByValue(tf.add(tf.mul(t, 1 / gamma), 0.5), 0, 1);
+    return tf.mul(tf.square(u), tf.sub(3, tf.mul(u, 2)));
   });
 }
 
 /**
  * q_ie = Π_b (c_eb ? s_ib : 1 − s_ib) for the soft bits s [..., k, m] and the first E codes
- * (bit b of e, least significant first): [..., k, E].
+ * (bit b of e, least significant first): [..., k, E]. Each factor is (1 − c) + s·(2c − 1), exact
+ * for c ∈ {0, 1}, so saturated bits give exact zeros and ones.
  */
 export function selectorOutputs(bits: tf.Tensor, experts: number): tf.Tensor {
   return tf.tidy(() => {
     const m = bits.shape[bits.rank - 1]!;
-    let q: tf.Tensor | null = null;
-    for (let b = 0; b < m; b++) {
-      const code = tf.tensor1d(Array.from({ length: experts }, (_, e) => (e >> b) & 1)); // [E]
-      const s = tf.slice(bits, [...new Array(bits.rank - 1).fill(0), b], [...new Array(bits.rank - 1).fill(-1), 1]); // [..., k, 1]
-      const term = tf.add(tf.mul(code, s), tf.mul(tf.sub(1, code), tf.sub(1, s))); // [..., k, E]
-      q = q ? tf.mul(q, term) : term;
-    }
-    return q!;
+    const codes = Array.from({ length: experts }, (_, e) => Array.from({ length: m }, (_, b) => (e >> b) & 1));
+    const offset = tf.tensor2d(codes.map((c) => c.map((v) => 1 - v))); // [E, m]
+    const sign = tf.tensor2d(codes.map((c) => c.map((v) => 2 * v - 1))); // [E, m]
+    const factors = tf.add(offset, tf.mul(tf.expandDims(bits, -2), sign)); // [..., k, 1, m] → [..., k, E, m]
+    return tf.prod(factors, factors.rank - 1); // (a positive axis: Prod's gradient does not take −1)
   });
 }
 
