@@ -41,15 +41,29 @@ export async function serveForward(cache: ModelCache, ref: string, encode: (prep
     const prep = model.metadata.preprocessing;
     const tasks = selection.tasks === undefined ? prep.tasks.map((_, i) => i) : taskIndexes(model, selection);
     const x = encode(prep);
-    const heads = [...new Set(tasks)].sort((a, b) => a - b);
+    // A cascaded task's conditional probability is one more output of the whole model, after every
+    // head (one per cascaded task, in task order): asking for such a task takes the whole model.
+    const conditional = conditionalOutputs(prep);
+    const cascaded = tasks.filter((t) => conditional.has(t));
+    const heads = cascaded.length > 0 ? model.serving.outputs.map((_, i) => i) : [...new Set(tasks)].sort((a, b) => a - b);
     const chosen = model.batcherFor(heads);
     try {
       const computed = await chosen.batcher.run(x, rows);
-      return { model, tasks, outputs: tasks.map((t) => computed[chosen.heads.indexOf(t)]) };
+      const outputs = [...tasks.map((t) => computed[chosen.heads.indexOf(t)]), ...cascaded.map((t) => computed[conditional.get(t)!])];
+      return { model, tasks, outputs };
     } catch (err) {
       if (!(err instanceof BatcherClosedError) || attempt >= 3) throw err;
     }
   }
+}
+
+/** Task index → index of its conditional output in the whole model, for every cascaded task (see decodePredictions). */
+function conditionalOutputs(prep: Preprocessing): Map<number, number> {
+  const map = new Map<number, number>();
+  prep.tasks.forEach((enc, t) => {
+    if (enc.type === 'binary' && enc.dependsOn !== undefined) map.set(t, prep.tasks.length + map.size);
+  });
+  return map;
 }
 
 /** The preprocessing with only `tasks` (task indexes), in that order: what decodes their outputs. */
