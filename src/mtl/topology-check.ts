@@ -3,7 +3,8 @@
  * TensorFlow.js builds it: tfjs allocates every layer's weights from the layer's config (a Dense
  * layer's kernel is inputs × units) before it compares them with the weights file, so a topology
  * claiming huge layers would exhaust memory however small its weights. This walks the graph with
- * the layer classes this engine makes (InputLayer, Dense, Activation, CrossStitch, GatedMixture),
+ * the layer classes this engine makes (InputLayer, Dense, Activation, CrossStitch, GatedMixture,
+ * DSelectKGate, and the cascades' JointLogit, ConditionalProbability, AitAttention),
  * works out each tensor's width, and requires every weight a layer will allocate to be in the
  * manifest with exactly that shape (the manifest's size is checked against the weights file by the
  * caller). Anything else is a TopologyError naming the layer.
@@ -30,6 +31,7 @@ interface LayerJson {
 }
 
 const MAX_LAYERS = 10_000;
+const MAX_EXPERTS = 4096;
 
 export function checkTopology(topology: unknown, weightSpecs: readonly { name: string; shape: readonly number[] }[]): TopologySummary {
   const top = topology as { class_name?: unknown; config?: { layers?: unknown; input_layers?: unknown; output_layers?: unknown } };
@@ -85,8 +87,39 @@ export function checkTopology(topology: unknown, weightSpecs: readonly { name: s
         widths.set(name, [experts[0]]);
         break;
       }
+      case 'DSelectKGate': {
+        // weights per selector k: log2(experts) bits; per example (default) from the input, else fixed
+        const { experts, k } = config;
+        if (inputs.length !== 1 || !positiveInt(experts) || !positiveInt(k) || (experts as number) > MAX_EXPERTS) throw new TopologyError(`DSelect-k gate '${name}' needs one input, experts (1–${MAX_EXPERTS}) and k`);
+        const bits = Math.ceil(Math.log2(experts as number));
+        if (config.perExample === false) {
+          weight(name, 'z_logits', [k as number, bits]);
+          weight(name, 'w_logits', [k as number]);
+        } else {
+          weight(name, 'z_kernel', [inputs[0], (k as number) * bits]);
+          weight(name, 'z_bias', [(k as number) * bits]);
+          weight(name, 'w_kernel', [inputs[0], k as number]);
+          weight(name, 'w_bias', [k as number]);
+        }
+        widths.set(name, [experts as number]);
+        break;
+      }
+      case 'JointLogit': // [parent logit, task logit] → the joint's logit, the task's width
+        if (inputs.length !== 2) throw new TopologyError(`joint layer '${name}' needs two inputs`);
+        widths.set(name, [inputs[1]]);
+        break;
+      case 'ConditionalProbability': // [joint, parent] → p(task | parent), the joint's width
+        if (inputs.length !== 2) throw new TopologyError(`conditional layer '${name}' needs two inputs`);
+        widths.set(name, [inputs[0]]);
+        break;
+      case 'AitAttention': {
+        if (inputs.length !== 2 || inputs[0] !== inputs[1]) throw new TopologyError(`AIT attention '${name}' needs two inputs of equal width`);
+        for (const w of ['query', 'key', 'value']) weight(name, w, [inputs[0], inputs[0]]);
+        widths.set(name, [inputs[0]]);
+        break;
+      }
       default:
-        throw new TopologyError(`layer '${name}' is a ${JSON.stringify(raw.class_name)}; models of this service use InputLayer, Dense, Activation, CrossStitch and GatedMixture only`);
+        throw new TopologyError(`layer '${name}' is a ${JSON.stringify(raw.class_name)}; models of this service use InputLayer, Dense, Activation, CrossStitch, GatedMixture, DSelectKGate, JointLogit, ConditionalProbability and AitAttention only`);
     }
   }
   const unused = weightSpecs.find((w) => !used.has(w.name));
