@@ -253,14 +253,16 @@ describe('jobs that survive faults (real worker processes)', () => {
 
   it('a run that lost its job lock (as when Redis loses it) stops; the job resumes from its checkpoint, history complete', async () => {
     worker();
-    const { id } = (await api('POST', '/v1/jobs', spec(12))).body;
+    // Long enough after epoch 3 (~40 × 180 steps) that the run is still training when its lock
+    // renewal (every WORKER_LOCK_MS / 2) finds the lock gone: on an idle machine 12 epochs of batch 64 ended first.
+    const { id } = (await api('POST', '/v1/jobs', spec(40, { batchSize: 8 }))).body;
     await atEpoch(id, 3);
     const redisClient = new Redis(redis.url);
     await redisClient.del(`${env.QUEUE_PREFIX}:training:${id}:lock`);
     redisClient.disconnect();
     const done = await finished(id);
     assert.equal(done.state, 'succeeded', done.error);
-    assertCompleteHistory(done, 12);
+    assertCompleteHistory(done, 40);
     const logs = (await api('GET', `/v1/jobs/${id}/logs`)).body.logs.join('\n');
     assert.match(logs, /lost the job lock[\s\S]*resuming from the checkpoint of epoch/, logs);
     await Promise.all(workers.map((w) => w.stop()));
