@@ -36,11 +36,15 @@ describe('RedisLock (shared / exclusive, across connections)', () => {
       await sleep(ms);
       events.push(`${name}-`);
     };
+    // x asks once both shared holds are in (not after a fixed delay: on a busy machine the second
+    // connection's first hold can take longer), s3 a moment after x.
+    const bothIn = async () => {
+      while (!(events.includes('s1+') && events.includes('s2+'))) await sleep(5);
+    };
     await Promise.all([
       lock.shared(key, hold('s1', 150), busy),
       other.shared(key, hold('s2', 150), busy),
-      sleep(30).then(() => other.exclusive(key, hold('x', 100), busy)),
-      sleep(60).then(() => lock.shared(key, hold('s3', 10), busy)),
+      bothIn().then(() => Promise.all([other.exclusive(key, hold('x', 100), busy), sleep(30).then(() => lock.shared(key, hold('s3', 10), busy))])),
     ]);
     // s1 and s2 overlap; x starts after both ended and ends before s3 starts.
     assert.deepEqual(events.slice(0, 2).sort(), ['s1+', 's2+']);
