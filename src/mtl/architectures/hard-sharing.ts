@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { ActivationSchema, LayerSizes } from '../spec-fields.js';
+import { ActivationSchema, DropoutSchema, LayerSizes } from '../spec-fields.js';
 import { variantSchema, type VariantOf } from '../spec-variants.js';
 import type { Architecture } from './architecture.js';
 import { denseStack, headsSize, seededInit, stackSize, variablesOf } from './layers.js';
@@ -11,6 +11,7 @@ export const HardSharingSchema = variantSchema(
     sharedLayers: LayerSizes('units of each shared (trunk) Dense layer', [128, 64]),
     headLayers: LayerSizes('units of each hidden Dense layer in every task head', []),
     activation: ActivationSchema,
+    dropout: DropoutSchema,
   },
   'Hard parameter sharing: one shared trunk, one head per task.',
 );

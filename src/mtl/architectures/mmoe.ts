@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { Type } from '@sinclair/typebox';
-import { ActivationSchema, LayerSizes } from '../spec-fields.js';
+import { ActivationSchema, DropoutSchema, LayerSizes } from '../spec-fields.js';
 import { variantSchema, type VariantOf } from '../spec-variants.js';
 import { GatedMixture } from '../layers/gated-mixture.js';
 import type { Architecture } from './architecture.js';
@@ -14,6 +14,7 @@ export const MmoeSchema = variantSchema(
     expertLayers: LayerSizes('units of each Dense layer of an expert', [64]),
     towerLayers: LayerSizes('units of each Dense layer of a task tower', [32]),
     activation: ActivationSchema,
+    dropout: DropoutSchema,
   },
   'Multi-gate Mixture-of-Experts: shared experts, a softmax gate per task.',
 );

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { Type } from '@sinclair/typebox';
-import { ActivationSchema, LayerSizes } from '../spec-fields.js';
+import { ActivationSchema, DropoutSchema, LayerSizes } from '../spec-fields.js';
 import { variantSchema, type VariantOf } from '../spec-variants.js';
 import { GatedMixture } from '../layers/gated-mixture.js';
 import type { Architecture, ArchitectureGraph, BuildModelArgs, HeadSpec } from './architecture.js';
@@ -16,6 +16,7 @@ export const PleSchema = variantSchema(
     expertLayers: LayerSizes('units of each Dense layer of an expert', [64]),
     towerLayers: LayerSizes('units of each Dense layer of a task tower', [32]),
     activation: ActivationSchema,
+    dropout: DropoutSchema,
   },
   'Progressive Layered Extraction: shared and task-specific experts, level by level.',
 );

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { Type } from '@sinclair/typebox';
-import { ActivationSchema, LayerSizes } from '../spec-fields.js';
+import { ActivationSchema, DropoutSchema, LayerSizes } from '../spec-fields.js';
 import { variantSchema, type VariantOf } from '../spec-variants.js';
 import { CrossStitch } from '../layers/cross-stitch.js';
 import type { Architecture, HeadSpec } from './architecture.js';
@@ -13,6 +13,7 @@ export const SoftSharingSchema = variantSchema(
     sharedLayers: LayerSizes('units of each layer of every task tower', [64, 32]),
     headLayers: LayerSizes('units of each hidden Dense layer in every task head', []),
     activation: ActivationSchema,
+    dropout: DropoutSchema,
     crossStitch: Type.Boolean({ default: true, description: 'mix the towers after each layer with learned cross-stitch units' }),
     tie: Type.Number({ minimum: 0, maximum: 100, default: 0, description: 'strength of the L2 penalty pulling the task towers\' weights together' }),
   },
