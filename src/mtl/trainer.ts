@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Preprocessing } from './preprocessing.js';
-import type { MultiTaskModel } from './model-builder.js';
+import { headsReachingShared, type MultiTaskModel } from './model-builder.js';
 import { evaluateSplit, type EncodedSplit, type SplitEvaluation } from './evaluation.js';
 import { higherIsBetter, type MetricName, type TaskMetrics } from './metrics.js';
 import type { Monitor, ResolvedLossWeighting, ResolvedSpec } from './spec.js';
@@ -195,6 +195,7 @@ class TrainingRun {
       model, optimizer: this.optimizer, weighting: this.weighting, allVariables: [...this.modelVariables, ...this.weighting.variables], shared, rng: createRng(options.seed),
       forward: fused ? compileFusedForward(model.training) : null,
       fusedLoss: fused && hasKernel(MASKED_LOSS_KERNEL),
+      reachesShared: headsReachingShared(model, shared),
     };
   }
 
