@@ -4,7 +4,7 @@ import { ActivationSchema, DropoutSchema } from '../spec-fields.js';
 import { variantSchema, type VariantOf } from '../spec-variants.js';
 import type { FieldError } from '../spec-error.js';
 import type { Architecture } from './architecture.js';
-import { denseStack, seededInit, stackSize, variablesOf } from './layers.js';
+import { denseStack, hiddenDropout, seededInit, stackSize, variablesOf } from './layers.js';
 
 /** A node of a branched tree: Dense `layers` on its parent's output (the root's: the input), the heads of `tasks` on its output, and child `branches`. */
 export interface BranchNode {
@@ -77,10 +77,11 @@ export const branched: Architecture<Branched> = {
   },
   build({ architecture: a, heads, inputSize, seed }) {
     const init = seededInit(seed);
+    const drop = hiddenDropout(a.dropout, seed);
     const input = tf.input({ shape: [inputSize], name: 'features' });
     const towers = new Map<string, tf.SymbolicTensor>();
     const grow = (node: PlacedNode, from: tf.SymbolicTensor) => {
-      const out = denseStack(from, node.layers, a.activation, init, (i) => layerName(node.path, i));
+      const out = denseStack(from, node.layers, a.activation, init, (i) => layerName(node.path, i), drop);
       for (const task of node.tasks) towers.set(task, out);
       for (const child of node.branches) grow(child, out);
     };

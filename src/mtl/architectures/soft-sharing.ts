@@ -4,7 +4,7 @@ import { ActivationSchema, DropoutSchema, LayerSizes } from '../spec-fields.js';
 import { variantSchema, type VariantOf } from '../spec-variants.js';
 import { CrossStitch } from '../layers/cross-stitch.js';
 import type { Architecture, HeadSpec } from './architecture.js';
-import { denseStack, headsSize, seededInit, stackSize, variablesOf } from './layers.js';
+import { denseStack, headsSize, hiddenDropout, seededInit, stackSize, variablesOf, withDropout } from './layers.js';
 
 export const SoftSharingSchema = variantSchema(
   'type',
@@ -39,15 +39,16 @@ export const softSharing: Architecture<SoftSharing> = {
   },
   build({ architecture: a, heads, inputSize, seed }) {
     const init = seededInit(seed);
+    const drop = hiddenDropout(a.dropout, seed);
     const input = tf.input({ shape: [inputSize], name: 'features' });
     let towers: tf.SymbolicTensor[] = heads.map(() => input);
     a.sharedLayers.forEach((units, l) => {
       towers = heads.map((head, t) =>
-        tf.layers.dense({ units, activation: a.activation, kernelInitializer: init(), name: towerName(head, l) }).apply(towers[t]) as tf.SymbolicTensor,
+        withDropout(tf.layers.dense({ units, activation: a.activation, kernelInitializer: init(), name: towerName(head, l) }).apply(towers[t]) as tf.SymbolicTensor, drop, towerName(head, l)),
       );
       if (stitched(a, heads)) towers = new CrossStitch({ name: crossStitchName(l) }).apply(towers) as tf.SymbolicTensor[];
     });
-    return { input, towers: heads.map((head, t) => denseStack(towers[t], a.headLayers, a.activation, init, (j) => `${head.name}_hidden_${j}`)) };
+    return { input, towers: heads.map((head, t) => denseStack(towers[t], a.headLayers, a.activation, init, (j) => `${head.name}_hidden_${j}`, drop)) };
   },
   parts(serving, heads, a) {
     const sharedVariables = stitched(a, heads)
