@@ -64,6 +64,8 @@ export interface TrainerCheckpoint {
   weighting: LossWeightingState;
   affinity: ReturnType<TaskAffinityMeter['getState']> | null;
   best: { epoch: number; value: number; weights: Float32Array[]; train: SplitEvaluation; validation: SplitEvaluation | null } | null;
+  /** keepBestHeads: each head's best value so far and its weights then (absent in older checkpoints). */
+  headBest?: { task: string; epoch: number; value: number; weights: Float32Array[] }[];
 }
 
 /** Thrown when `signal` aborts training (cancel, shutdown, time limit); `reason` is the signal's reason. */
@@ -93,6 +95,13 @@ export interface TrainArgs {
   checkpointEvery?: number;
   /** Checked before every step: when aborted, training stops within one step and throws TrainingStopped. */
   signal?: AbortSignal;
+  /**
+   * Heads whose `<task>_logits` layer reads the input and nothing else reads (linear heads): each
+   * ends with the weights of its own best epoch by its task's validation metric, the starting
+   * weights (epoch 0, e.g. a linear reference) included. Their weights reach no other task's output,
+   * so this changes no other task; a warm-started linear head thus never ends worse than its start.
+   */
+  keepBestHeads?: string[];
 }
 
 /** Training metrics are measured on at most this many training rows per epoch. */
@@ -112,6 +121,7 @@ export async function trainMultiTask(args: TrainArgs): Promise<TrainResult> {
   const run = new TrainingRun(args);
   try {
     if (args.resume) await run.restore(args.resume);
+    else run.startHeads();
     for (let epoch = run.firstEpoch; epoch <= options.epochs; epoch++) {
       const report = run.report(await run.runEpoch(epoch, args.signal));
       const stopping = run.keepBest(report);
@@ -170,6 +180,8 @@ class TrainingRun {
   private readonly affinityEvery: number;
   /** The model's dropout layers, told each step's number so their masks repeat with the seed. */
   private readonly dropout: SeededDropout[];
+  /** keepBestHeads: per head, its variables and its best epoch so far by its own validation metric. */
+  private readonly heads: { task: string; t: number; variables: tf.Variable[]; best: { epoch: number; value: number; weights: tf.Tensor[] } | null }[];
   private readonly patience: number;
   private readonly minDelta: number;
 
@@ -180,6 +192,12 @@ class TrainingRun {
     this.modelVariables = model.training.trainableWeights.map((w) => w.read() as tf.Variable);
     this.optimizer = createAdam(options.learningRate, options.weightDecay ?? 0, denseKernels(model.training));
     this.dropout = dropoutLayersOf(model.training);
+    this.heads = (args.keepBestHeads ?? []).map((task) => ({
+      task,
+      t: heads.findIndex((h) => h.name === task),
+      variables: model.training.getLayer(`${task}_logits`).trainableWeights.map((w) => w.read() as tf.Variable),
+      best: null,
+    }));
     const shared = model.sharedVariables;
     this.affinity = options.affinity && heads.length > 1 && shared.length > 0 ? new TaskAffinityMeter(heads.map((h) => h.name)) : null;
     this.data = tf.tidy(() => ({
@@ -217,6 +235,10 @@ class TrainingRun {
     if (r.best) {
       const weights = r.best.weights.map((w, i) => tf.keep(tf.tensor(w.slice(), this.modelVariables[i].shape)));
       this.best = { epoch: r.best.epoch, value: r.best.value, weights, train: r.best.train, validation: r.best.validation };
+    }
+    for (const saved of r.headBest ?? []) {
+      const head = this.heads.find((h) => h.task === saved.task);
+      if (head) head.best = { epoch: saved.epoch, value: saved.value, weights: saved.weights.map((w, i) => tf.keep(tf.tensor(w.slice(), head.variables[i].shape))) };
     }
     this.firstEpoch = r.epoch + 1;
     if (this.best && r.epoch - this.best.epoch >= this.patience) this.firstEpoch = this.args.options.epochs + 1; // it had already stopped early
@@ -300,9 +322,29 @@ class TrainingRun {
     return report;
   }
 
+  /** keepBestHeads: the starting weights (epoch 0) are each head's first candidate. */
+  startHeads(): void {
+    if (this.heads.length === 0) return;
+    const { model, prep, train, validation } = this.args;
+    const ev = validation && validation.rows > 0 ? evaluateSplit(model, prep, this.args.weights, validation) : evaluateSplit(model, prep, this.args.weights, train, TRAIN_METRIC_ROWS);
+    this.keepBestHeads(0, ev);
+  }
+
+  /** Each kept head's weights when this epoch's evaluation is its best so far (lower monitored value of its task). */
+  private keepBestHeads(epoch: number, ev: SplitEvaluation): void {
+    const names = this.args.model.heads.map((h) => h.name);
+    for (const head of this.heads) {
+      const value = monitorValue({ task: head.task }, ev, this.args.prep, names);
+      if (head.best && !(value < head.best.value)) continue;
+      if (head.best) tf.dispose(head.best.weights);
+      head.best = { epoch, value, weights: head.variables.map((v) => tf.keep(v.clone())) };
+    }
+  }
+
   /** Keeps the weights of the reported epoch when it is the best so far; says whether early stopping ends training. */
   keepBest(report: EpochReport): boolean {
     const { epoch, monitored } = report;
+    if (this.heads.length > 0) this.keepBestHeads(epoch, this.latest!.validation ?? this.latest!.train);
     if (!this.best || monitored < this.best.value - this.minDelta) {
       if (this.best) tf.dispose(this.best.weights);
       this.best = { epoch, value: monitored, weights: this.modelVariables.map((v) => tf.keep(v.clone())), ...this.latest! };
@@ -310,9 +352,16 @@ class TrainingRun {
     return epoch - this.best.epoch >= this.patience;
   }
 
-  /** The model ends training with its best epoch's weights. */
+  /** The model ends training with its best epoch's weights, and each kept head with its own best epoch's (then re-evaluated). */
   keepBestWeights(): void {
     if (this.best) this.modelVariables.forEach((v, i) => v.assign(this.best!.weights[i]));
+    const moved = this.heads.filter((h) => h.best && h.best.epoch !== this.best?.epoch);
+    for (const head of moved) head.variables.forEach((v, i) => v.assign(head.best!.weights[i]));
+    if (moved.length > 0 && this.best) {
+      const { model, prep, train, validation } = this.args;
+      this.best.train = evaluateSplit(model, prep, this.args.weights, train, TRAIN_METRIC_ROWS);
+      this.best.validation = validation && validation.rows > 0 ? evaluateSplit(model, prep, this.args.weights, validation) : null;
+    }
   }
 
   async checkpoint(epoch: number): Promise<TrainerCheckpoint> {
@@ -328,6 +377,9 @@ class TrainingRun {
       weighting: this.weighting.getState(),
       affinity: this.affinity?.getState() ?? null,
       best: best ? { epoch: best.epoch, value: best.value, weights: best.weights.map((w) => Float32Array.from(w.dataSync() as Float32Array)), train: best.train, validation: best.validation } : null,
+      ...(this.heads.length > 0
+        ? { headBest: this.heads.filter((h) => h.best).map((h) => ({ task: h.task, epoch: h.best!.epoch, value: h.best!.value, weights: h.best!.weights.map((w) => Float32Array.from(w.dataSync() as Float32Array)) })) }
+        : {}),
     };
   }
 
@@ -352,6 +404,7 @@ class TrainingRun {
 
   dispose(): void {
     if (this.best) tf.dispose(this.best.weights);
+    for (const h of this.heads) if (h.best) tf.dispose(h.best.weights);
     tf.dispose([this.data.x, ...this.data.labels.flatMap((l) => [l.values, l.mask])]);
     this.optimizer.dispose();
     this.weighting.dispose();

@@ -1460,6 +1460,15 @@ export interface paths {
                                             mtl: number | null;
                                             stl: number | null;
                                             gain: number | null;
+                                            /** @description The task's linear reference on the same split: ridge regression, or L2-regularised logistic / softmax regression (absent on models trained before it existed). */
+                                            linear?: {
+                                                /** @description The task's headline metric (accuracy, auc, microF1, rmse). */
+                                                metric: string;
+                                                /** @description The linear reference's value on the validation split. */
+                                                value: number | null;
+                                                /** @description Its L2 regularisation, chosen on the validation split. */
+                                                lambda: number;
+                                            } | null;
                                         };
                                     };
                                     /** @description Mean relative gain of MTL over single-task models (0.05 = 5% better). */
@@ -1574,6 +1583,15 @@ export interface paths {
                                         mtl: number | null;
                                         stl: number | null;
                                         gain: number | null;
+                                        /** @description The task's linear reference on the same split: ridge regression, or L2-regularised logistic / softmax regression (absent on models trained before it existed). */
+                                        linear?: {
+                                            /** @description The task's headline metric (accuracy, auc, microF1, rmse). */
+                                            metric: string;
+                                            /** @description The linear reference's value on the validation split. */
+                                            value: number | null;
+                                            /** @description Its L2 regularisation, chosen on the validation split. */
+                                            lambda: number;
+                                        } | null;
                                     };
                                 };
                                 /** @description Mean relative gain of MTL over single-task models (0.05 = 5% better). */
@@ -1763,6 +1781,15 @@ export interface paths {
                                         mtl: number | null;
                                         stl: number | null;
                                         gain: number | null;
+                                        /** @description The task's linear reference on the same split: ridge regression, or L2-regularised logistic / softmax regression (absent on models trained before it existed). */
+                                        linear?: {
+                                            /** @description The task's headline metric (accuracy, auc, microF1, rmse). */
+                                            metric: string;
+                                            /** @description The linear reference's value on the validation split. */
+                                            value: number | null;
+                                            /** @description Its L2 regularisation, chosen on the validation split. */
+                                            lambda: number;
+                                        } | null;
                                     };
                                 };
                                 /** @description Mean relative gain of MTL over single-task models (0.05 = 5% better). */
