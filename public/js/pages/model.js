@@ -225,7 +225,7 @@ function baselinesView(m) {
       ),
       { class: 'compact' },
     ),
-    h('p', { class: 'muted small' }, 'Gain: relative improvement of the multi-task model over a single-task model with the same trunk and budget (sign flipped for rmse). Δm is their mean. Linear: the task's ridge / logistic / softmax regression on the same split, regularisation chosen on the validation split.'),
+    h('p', { class: 'muted small' }, 'Gain: relative improvement of the multi-task model over a single-task model with the same trunk and budget (sign flipped for rmse). Δm is their mean. Linear: each task\'s ridge / logistic / softmax regression on the same split, regularisation chosen on the validation split.'),
   );
 }
 
