@@ -6,7 +6,7 @@ import { higherIsBetter, type MetricName, type TaskMetrics } from './metrics.js'
 import type { Monitor, ResolvedLossWeighting, ResolvedSpec } from './spec.js';
 import { createRng, shuffledIndices } from './rng.js';
 import { createLossWeighting, type LossWeighting, type LossWeightingState } from './loss-weighting/index.js';
-import { TaskAffinityMeter, type TaskAffinity } from './task-affinity.js';
+import { TaskAffinityMeter, type EpochAffinity, type TaskAffinity } from './task-affinity.js';
 import { createAdam } from './fused-adam.js';
 import { dropoutLayersOf, setDropoutStep, type SeededDropout } from './layers/seeded-dropout.js';
 import { compileFusedForward } from './fused-forward.js';
@@ -32,6 +32,8 @@ export interface EpochReport {
   weights: Record<string, number>;
   /** The value model selection watches (lower is better); see `training.monitor`. */
   monitored: number;
+  /** Task affinity measured in this epoch (mean gradient cosine of each pair on the shared weights), when it was measured. */
+  affinity?: EpochAffinity | null;
   samplesPerSec: number;
   durationMs: number;
 }
@@ -108,6 +110,8 @@ export interface TrainArgs {
 export const TRAIN_METRIC_ROWS = 2048;
 /** How often (ms) an epoch lets other events run, e.g. a cancel: about one step's delay at most, 1/1000 of the time. */
 const YIELD_EVERY_MS = 20;
+/** Each epoch's affinity matrix goes into the history (job progress, model) for at most this many tasks (T² numbers an epoch). */
+export const AFFINITY_HISTORY_MAX_TASKS = 32;
 /** Task affinity is measured on at most this many steps per epoch (each costs one backward pass per task). */
 export const AFFINITY_STEPS_PER_EPOCH = 8;
 
@@ -256,6 +260,7 @@ class TrainingRun {
     const rng = createRng(options.seed * 7919 + epoch);
     this.ctx.rng = rng;
     this.weighting.startEpoch(this.taskLossHistory);
+    this.affinity?.startEpoch();
     const startWeights = this.weighting.currentWeights();
     const started = performance.now();
     const order = shuffledIndices(train.rows, rng);
@@ -309,6 +314,7 @@ class TrainingRun {
       samplesPerSec: (train.rows / durationMs) * 1000,
       durationMs,
     };
+    if (this.affinity && T <= AFFINITY_HISTORY_MAX_TASKS) report.affinity = this.affinity.epochAffinity();
     heads.forEach((h, t) => {
       report.tasks[h.name] = {
         loss: sums[T + t] > 0 ? sums[t] / sums[T + t] : null,
@@ -398,8 +404,17 @@ class TrainingRun {
       samplesPerSec: this.trainingTimeMs > 0 ? (train.rows * epochsRun * 1000) / this.trainingTimeMs : 0,
       validationMetrics: best?.validation ? named(best.validation) : null,
       trainMetrics: best ? named(best.train) : {},
-      affinity: this.affinity?.result() ?? null,
+      affinity: this.affinityResult(),
     };
+  }
+
+  /** The affinity averaged over training, with each epoch's matrix from the history. */
+  private affinityResult(): TaskAffinity | null {
+    const affinity = this.affinity?.result() ?? null;
+    if (!affinity) return null;
+    const tasks = affinity.tasks;
+    affinity.perEpoch = this.history.flatMap((h) => (h.affinity ? [{ epoch: h.epoch, matrix: tasks.map((a) => tasks.map((b) => h.affinity![a]?.[b] ?? 0)) }] : []));
+    return affinity;
   }
 
   dispose(): void {

@@ -187,7 +187,11 @@ describe('dashboard in a real browser', { timeout: 240_000 }, () => {
       assert.equal(await points(`metric:${t}`), EPOCHS, `${t} metric curve`);
     }
     assert.equal(await page.getAttribute('[data-chart="weights"]', 'data-series'), TASKS.join(','));
-    assert.equal(await page.locator('[data-chart] canvas').count(), 2 + 2 * TASKS.length, 'every chart is drawn on a canvas');
+    // each task pair's affinity over the epochs
+    assert.equal(await points('affinity'), EPOCHS);
+    const pairs = TASKS.flatMap((a, i) => TASKS.slice(i + 1).map((b) => `${a} · ${b}`));
+    assert.equal(await page.getAttribute('[data-chart="affinity"]', 'data-series'), pairs.join(','));
+    assert.equal(await page.locator('[data-chart] canvas').count(), 3 + 2 * TASKS.length, 'every chart is drawn on a canvas');
     await shot('job');
   });
 

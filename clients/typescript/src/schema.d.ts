@@ -535,6 +535,12 @@ export interface paths {
                                     monitored: number;
                                     samplesPerSec: number;
                                     durationMs: number;
+                                    /** @description Task affinity in this epoch: affinity[a][b] = mean cosine of tasks a and b gradients on the shared weights over the epoch's sampled steps (1 on the diagonal); null when not measured. */
+                                    affinity?: {
+                                        [key: string]: {
+                                            [key: string]: number;
+                                        };
+                                    } | null;
                                 }[];
                                 modelId: string | null;
                                 error: string | null;
@@ -964,6 +970,12 @@ export interface paths {
                                 monitored: number;
                                 samplesPerSec: number;
                                 durationMs: number;
+                                /** @description Task affinity in this epoch: affinity[a][b] = mean cosine of tasks a and b gradients on the shared weights over the epoch's sampled steps (1 on the diagonal); null when not measured. */
+                                affinity?: {
+                                    [key: string]: {
+                                        [key: string]: number;
+                                    };
+                                } | null;
                             }[];
                             modelId: string | null;
                             error: string | null;
@@ -1098,6 +1110,12 @@ export interface paths {
                                 monitored: number;
                                 samplesPerSec: number;
                                 durationMs: number;
+                                /** @description Task affinity in this epoch: affinity[a][b] = mean cosine of tasks a and b gradients on the shared weights over the epoch's sampled steps (1 on the diagonal); null when not measured. */
+                                affinity?: {
+                                    [key: string]: {
+                                        [key: string]: number;
+                                    };
+                                } | null;
                             }[];
                             modelId: string | null;
                             error: string | null;
@@ -1452,6 +1470,11 @@ export interface paths {
                                     /** @description Suggested grouping: tasks that help each other. */
                                     groups: string[][];
                                     threshold: number;
+                                    /** @description The matrix of each epoch (over that epoch's sampled steps), in the order of tasks: how the tasks' relations moved during training. */
+                                    perEpoch?: {
+                                        epoch: number;
+                                        matrix: number[][];
+                                    }[];
                                 } | null;
                                 baselines: {
                                     tasks: {
@@ -1575,6 +1598,11 @@ export interface paths {
                                 /** @description Suggested grouping: tasks that help each other. */
                                 groups: string[][];
                                 threshold: number;
+                                /** @description The matrix of each epoch (over that epoch's sampled steps), in the order of tasks: how the tasks' relations moved during training. */
+                                perEpoch?: {
+                                    epoch: number;
+                                    matrix: number[][];
+                                }[];
                             } | null;
                             baselines: {
                                 tasks: {
@@ -1773,6 +1801,11 @@ export interface paths {
                                 /** @description Suggested grouping: tasks that help each other. */
                                 groups: string[][];
                                 threshold: number;
+                                /** @description The matrix of each epoch (over that epoch's sampled steps), in the order of tasks: how the tasks' relations moved during training. */
+                                perEpoch?: {
+                                    epoch: number;
+                                    matrix: number[][];
+                                }[];
                             } | null;
                             baselines: {
                                 tasks: {

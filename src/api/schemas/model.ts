@@ -45,6 +45,11 @@ export const ModelSchema = Type.Object({
       samples: Type.Integer(),
       groups: Type.Array(Type.Array(Type.String()), { description: 'Suggested grouping: tasks that help each other.' }),
       threshold: Type.Number(),
+      perEpoch: Type.Optional(
+        Type.Array(Type.Object({ epoch: Type.Integer(), matrix: Type.Array(Type.Array(Type.Number())) }), {
+          description: 'The matrix of each epoch (over that epoch\'s sampled steps), in the order of tasks: how the tasks\' relations moved during training.',
+        }),
+      ),
     }),
     Type.Null(),
   ]),
