@@ -667,13 +667,15 @@ export interface paths {
                         }[];
                         architecture?: {
                             /** @description Parameter sharing scheme (default hard-sharing). */
-                            type?: "hard-sharing" | "soft-sharing" | "mmoe" | "ple" | "dselect-k";
+                            type?: "hard-sharing" | "soft-sharing" | "mmoe" | "ple" | "dselect-k" | "branched";
                             /** @description hard-sharing: units of each shared (trunk) Dense layer (default [128,64]; maxItems 8, each minimum 1, maximum 4096). soft-sharing: units of each layer of every task tower (default [64,32]; maxItems 8, each minimum 1, maximum 4096). */
                             sharedLayers?: number[];
                             /** @description hard-sharing, soft-sharing: units of each hidden Dense layer in every task head (default []; maxItems 8, each minimum 1, maximum 4096). */
                             headLayers?: number[];
-                            /** @description hard-sharing, soft-sharing, mmoe, ple, dselect-k: activation of the hidden layers (default "relu"). */
+                            /** @description hard-sharing, soft-sharing, mmoe, ple, dselect-k, branched: activation of the hidden layers (default "relu"). */
                             activation?: "relu" | "tanh" | "elu";
+                            /** @description hard-sharing, soft-sharing, mmoe, ple, dselect-k, branched: dropout rate after each hidden Dense layer, in training only (seeded; 0: none) (default 0; minimum 0, exclusiveMaximum 1). */
+                            dropout?: number;
                             /** @description soft-sharing: mix the towers after each layer with learned cross-stitch units (default true). */
                             crossStitch?: boolean;
                             /** @description soft-sharing: strength of the L2 penalty pulling the task towers' weights together (default 0; minimum 0, maximum 100). */
@@ -696,6 +698,64 @@ export interface paths {
                             perExample?: boolean;
                             /** @description dselect-k: weight of the entropy regulariser on the selectors (pushes the gate to sparsity faster; 0 off) (default 0; minimum 0, maximum 100). */
                             entropy?: number;
+                            /** @description branched: the sharing tree: each task in exactly one node; default every task at a root of layers [128, 64] (default undefined). */
+                            tree?: {
+                                /** @description units of each Dense layer of this node, applied to its parent's output (the root's: the input); default none */
+                                layers?: number[];
+                                /** @description tasks whose heads read this node's output */
+                                tasks?: string[];
+                                /** @description child nodes, each reading this node's output */
+                                branches?: {
+                                    /** @description units of each Dense layer of this node, applied to its parent's output (the root's: the input); default none */
+                                    layers?: number[];
+                                    /** @description tasks whose heads read this node's output */
+                                    tasks?: string[];
+                                    /** @description child nodes, each reading this node's output */
+                                    branches?: {
+                                        /** @description units of each Dense layer of this node, applied to its parent's output (the root's: the input); default none */
+                                        layers?: number[];
+                                        /** @description tasks whose heads read this node's output */
+                                        tasks?: string[];
+                                        /** @description child nodes, each reading this node's output */
+                                        branches?: {
+                                            /** @description units of each Dense layer of this node, applied to its parent's output (the root's: the input); default none */
+                                            layers?: number[];
+                                            /** @description tasks whose heads read this node's output */
+                                            tasks?: string[];
+                                            /** @description child nodes, each reading this node's output */
+                                            branches?: {
+                                                /** @description units of each Dense layer of this node, applied to its parent's output (the root's: the input); default none */
+                                                layers?: number[];
+                                                /** @description tasks whose heads read this node's output */
+                                                tasks?: string[];
+                                                /** @description child nodes, each reading this node's output */
+                                                branches?: {
+                                                    /** @description units of each Dense layer of this node, applied to its parent's output (the root's: the input); default none */
+                                                    layers?: number[];
+                                                    /** @description tasks whose heads read this node's output */
+                                                    tasks?: string[];
+                                                    /** @description child nodes, each reading this node's output */
+                                                    branches?: {
+                                                        /** @description units of each Dense layer of this node, applied to its parent's output (the root's: the input); default none */
+                                                        layers?: number[];
+                                                        /** @description tasks whose heads read this node's output */
+                                                        tasks?: string[];
+                                                        /** @description child nodes, each reading this node's output */
+                                                        branches?: {
+                                                            /** @description units of each Dense layer of this node, applied to its parent's output (the root's: the input); default none */
+                                                            layers?: number[];
+                                                            /** @description tasks whose heads read this node's output */
+                                                            tasks?: string[];
+                                                            /** @description child nodes, each reading this node's output */
+                                                            branches?: unknown[];
+                                                        }[];
+                                                    }[];
+                                                }[];
+                                            }[];
+                                        }[];
+                                    }[];
+                                }[];
+                            };
                         };
                         lossWeighting?: {
                             /** @description static: The tasks' weights, unchanged. uncertainty: Learned per-task log-variance (Kendall 2018). dwa: Dynamic Weight Average (Liu 2019). gradnorm: Learned weights balancing gradient norms (Chen 2018). pcgrad: Projecting conflicting gradients (Yu 2020). mgda: MGDA: the min-norm point of the task gradients' convex hull on the shared weights (Sener 2018). cagrad: Conflict-averse gradient descent (Liu 2021). imtl: Impartial MTL, gradient part (IMTL-G, Liu 2021). nash-mtl: Multi-task learning as a bargaining game (Navon 2022). famo: Fast adaptive multitask optimisation: balanced loss decrease without task gradients (Liu 2023). aligned-mtl: Aligned-MTL: the task gradients made orthogonal and of equal norm (Senushkin 2023). rlw: Random loss weighting: new random weights every step (Lin 2022). db-mtl: Dual-balancing: log losses, gradients scaled to the largest norm (Lin 2023). */
@@ -745,6 +805,10 @@ export interface paths {
                             baselines?: boolean;
                             /** @description Measure task affinity (cosine of per-task gradients on shared weights) at sampled steps (default true with 2+ tasks). */
                             affinity?: boolean;
+                            /** @description Decoupled weight decay (AdamW): each step every Dense kernel shrinks by learningRate · weightDecay · w before the Adam update (default 0: off). */
+                            weightDecay?: number;
+                            /** @description Start the head of every task whose path from the input has no hidden layer (a linear model of the inputs, e.g. a branched leaf under layer-less nodes) from its task's linear reference solution (default false). */
+                            linearWarmStart?: boolean;
                         };
                     };
                 };
