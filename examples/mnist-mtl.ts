@@ -63,7 +63,7 @@ const tasks: TrainingSpec['tasks'] = [
   { name: 'big', type: 'binary' },
 ];
 const training = { epochs, batchSize: 64, learningRate: 0.002, validationSplit: 0.2, seed: 42, earlyStopping: { patience: 3 } };
-const SMALL = { 'hard-sharing': { sharedLayers: [128, 64] }, 'soft-sharing': { sharedLayers: [64, 32] }, mmoe: { experts: 4, expertLayers: [64], towerLayers: [32] }, ple: { experts: 2, taskExperts: 1, expertLayers: [64], towerLayers: [32] }, 'dselect-k': { experts: 4, k: 2, expertLayers: [64], towerLayers: [32] } };
+const SMALL = { 'hard-sharing': { sharedLayers: [128, 64] }, 'soft-sharing': { sharedLayers: [64, 32] }, mmoe: { experts: 4, expertLayers: [64], towerLayers: [32] }, ple: { experts: 2, taskExperts: 1, expertLayers: [64], towerLayers: [32] }, 'dselect-k': { experts: 4, k: 2, expertLayers: [64], towerLayers: [32] }, branched: {} };
 
 interface RunReport {
   run: string;

@@ -61,6 +61,11 @@ export const ConfigSchema = Type.Object({
   RATE_LIMIT_MAX: Type.Integer({ default: 6000, minimum: 1, description: 'Requests per key (or per IP without a key) per RATE_LIMIT_WINDOW_MS; 429 beyond.' }),
   RATE_LIMIT_WINDOW_MS: Type.Integer({ default: 60000, minimum: 1000, description: 'The window of RATE_LIMIT_MAX, in ms.' }),
   REQUEST_TIMEOUT_MS: Type.Integer({ default: 120000, minimum: 1000, description: 'Whole-request timeout of the HTTP server (uploads included).' }),
+  BODY_IDLE_TIMEOUT_MS: Type.Integer({
+    default: 10000,
+    minimum: 0,
+    description: 'A request body that stops arriving (no byte for this long: fewer bytes than its Content-Length, a stalled upload) is answered 408; 0: wait until REQUEST_TIMEOUT_MS.',
+  }),
   API_DRAIN_MS: Type.Integer({
     default: 2000,
     minimum: 0,

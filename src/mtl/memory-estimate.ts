@@ -42,7 +42,7 @@ export function estimateTrainingMemory(spec: ResolvedSpec, columns: ColumnInfo[]
   const byName = new Map(columns.map((c) => [c.name, c]));
   const inputSize = spec.features.reduce((n, f) => n + (f.type === 'numeric' ? 1 : Math.min(byName.get(f.name)?.distinct ?? 1, MAX_CATEGORIES) + 1), 0);
   const widths = spec.tasks.map((t) => (t.type === 'classification' || t.type === 'multilabel' ? Math.max(byName.get(t.column)?.distinct ?? 2, 2) : 1));
-  const { parameters, units } = architectureOf(spec.architecture).size(spec.architecture, inputSize, widths);
+  const { parameters, units } = architectureOf(spec.architecture).size(spec.architecture, inputSize, widths, spec.tasks.map((t) => t.name));
   const taskGradients = (spec.training.affinity && spec.tasks.length > 1) || takesTaskGradients(spec.lossWeighting);
   const copies = PARAMETER_COPIES + (taskGradients ? TASK_GRADIENT_COPIES * spec.tasks.length : 0);
   const parts = {

@@ -40,3 +40,20 @@ export function trainingViewOf(serving: tf.LayersModel, heads: HeadSpec[], archi
 export function asList(out: tf.Tensor | tf.Tensor[]): tf.Tensor[] {
   return Array.isArray(out) ? out : [out];
 }
+
+/** For each head (training output), whether any of `shared` lies on its path from the input: a task on a branch of its own reaches none. */
+export function headsReachingShared(model: Pick<MultiTaskModel, 'training'>, shared: tf.Variable[]): boolean[] {
+  const ids = new Set(shared.map((v) => v.id));
+  return model.training.outputs.map((out) => {
+    const seen = new Set<tf.layers.Layer>();
+    const stack = [out.sourceLayer as tf.layers.Layer];
+    while (stack.length > 0) {
+      const layer = stack.pop()!;
+      if (seen.has(layer)) continue;
+      seen.add(layer);
+      if (layer.trainableWeights.some((w) => ids.has((w.read() as tf.Variable).id))) return true;
+      for (const node of layer.inboundNodes) stack.push(...(node.inboundLayers as tf.layers.Layer[]));
+    }
+    return false;
+  });
+}

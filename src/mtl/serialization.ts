@@ -7,6 +7,7 @@ import './layers/cross-stitch.js';
 import './layers/dselect-k-gate.js';
 import './layers/gated-mixture.js';
 import './layers/joint-logit.js';
+import './layers/seeded-dropout.js';
 
 /** A model as plain data: topology JSON, weight specs and one weight buffer (what model.json + weights.bin hold). */
 export interface ModelArtifacts {

@@ -13,6 +13,17 @@ export type TaskType = Static<typeof TaskTypeSchema>;
 export const ActivationSchema = Type.Union([Type.Literal('relu'), Type.Literal('tanh'), Type.Literal('elu')], { default: 'relu', description: 'activation of the hidden layers' });
 export type Activation = Static<typeof ActivationSchema>;
 
+/**
+ * Dropout rate after each hidden Dense layer (training only; 0 adds no layer, so a model without it
+ * is unchanged). Optional in the resolved type too: models saved before it existed have none.
+ */
+export const DropoutSchema = Type.Optional(Type.Number({
+  minimum: 0,
+  exclusiveMaximum: 1,
+  default: 0,
+  description: 'dropout rate after each hidden Dense layer, in training only (seeded; 0: none)',
+}));
+
 /** Units of each Dense layer of a stack (at most 8 layers of at most 4096 units), with the default stack. */
 export function LayerSizes(description: string, defaults: number[]): TArray<TInteger> {
   return Type.Array(Type.Integer({ minimum: 1, maximum: 4096 }), { maxItems: 8, description, default: defaults });

@@ -79,7 +79,7 @@ export function resolveSpec(spec: TrainingSpec, dataset: DatasetSummary): Resolv
     if (features.length === 0) errors.push({ pointer: '/features', detail: 'no column is left to use as input; list features explicitly' });
   }
 
-  const architecture = resolveArchitecture(spec.architecture ?? {}, errors);
+  const architecture = resolveArchitecture(spec.architecture ?? {}, tasks.map((t) => t.name), errors);
   const lossWeighting = resolveLossWeighting(spec.lossWeighting, errors);
   const training = { ...DEFAULT_TRAINING, ...stripUndefined(spec.training ?? {}) } as ResolvedSpec['training'];
   const es = spec.training?.earlyStopping;
@@ -102,11 +102,14 @@ export function resolveSpec(spec: TrainingSpec, dataset: DatasetSummary): Resolv
 }
 
 /** The architecture with its defaults, checked field by field against its type's schema (architectures/index.ts). */
-function resolveArchitecture(given: NonNullable<TrainingSpec['architecture']>, errors: FieldError[]): ResolvedArchitecture {
+function resolveArchitecture(given: NonNullable<TrainingSpec['architecture']>, tasks: string[], errors: FieldError[]): ResolvedArchitecture {
   const variants = ARCHITECTURE_TYPES.map((t) => ARCHITECTURES[t].schema);
   const resolved = resolveVariant<ResolvedArchitecture>(variants, 'type', { ...given, type: given.type ?? 'hard-sharing' }, '/architecture', errors);
-  if (resolved) errors.push(...(architectureOf(resolved).check?.(resolved) ?? []));
-  return resolved ?? DEFAULT_ARCHITECTURE;
+  if (!resolved) return DEFAULT_ARCHITECTURE;
+  const architecture = architectureOf(resolved);
+  const problems = architecture.check?.(resolved, tasks) ?? [];
+  errors.push(...problems);
+  return problems.length === 0 && architecture.resolve ? architecture.resolve(resolved, tasks) : resolved;
 }
 
 /** The loss weighting with its parameters' defaults (loss-weighting/index.ts); static when the spec names none. */

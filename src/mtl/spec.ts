@@ -84,6 +84,14 @@ export const TrainingOptionsSchema = Type.Object(
     maxMinutes: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 7 * 24 * 60, description: 'Wall-clock limit of the job; a job over it fails with that reason.' })),
     baselines: Type.Optional(Type.Boolean({ description: 'Also train one single-task model per task with the same trunk and budget, and report the MTL gain Δm.' })),
     affinity: Type.Optional(Type.Boolean({ description: 'Measure task affinity (cosine of per-task gradients on shared weights) at sampled steps (default true with 2+ tasks).' })),
+    weightDecay: Type.Optional(
+      Type.Number({ minimum: 0, maximum: 10, description: 'Decoupled weight decay (AdamW): each step every Dense kernel shrinks by learningRate · weightDecay · w before the Adam update (default 0: off).' }),
+    ),
+    linearWarmStart: Type.Optional(
+      Type.Boolean({
+        description: 'Start the head of every task whose path from the input has no hidden layer (a linear model of the inputs, e.g. a branched leaf under layer-less nodes) from its task\'s linear reference solution (default false).',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -141,6 +149,10 @@ export interface ResolvedSpec {
     maxMinutes?: number;
     baselines: boolean;
     affinity: boolean;
+    /** Decoupled (AdamW) weight decay of the Dense kernels; 0 off. */
+    weightDecay: number;
+    /** Linear heads (no hidden layer between them and the input) start from their task's linear reference. */
+    linearWarmStart: boolean;
   };
 }
 
@@ -157,4 +169,6 @@ export const DEFAULT_TRAINING: ResolvedSpec['training'] = {
   monitor: 'loss',
   baselines: false,
   affinity: true,
+  weightDecay: 0,
+  linearWarmStart: false,
 };

@@ -3,7 +3,7 @@
  * TensorFlow.js builds it: tfjs allocates every layer's weights from the layer's config (a Dense
  * layer's kernel is inputs × units) before it compares them with the weights file, so a topology
  * claiming huge layers would exhaust memory however small its weights. This walks the graph with
- * the layer classes this engine makes (InputLayer, Dense, Activation, CrossStitch, GatedMixture,
+ * the layer classes this engine makes (InputLayer, Dense, Activation, SeededDropout, CrossStitch, GatedMixture,
  * DSelectKGate, and the cascades' JointLogit, ConditionalProbability, AitAttention),
  * works out each tensor's width, and requires every weight a layer will allocate to be in the
  * manifest with exactly that shape (the manifest's size is checked against the weights file by the
@@ -71,6 +71,12 @@ export function checkTopology(topology: unknown, weightSpecs: readonly { name: s
         widths.set(name, [units]);
         break;
       }
+      case 'SeededDropout': {
+        const rate = config.rate;
+        if (inputs.length !== 1 || typeof rate !== 'number' || !(rate >= 0 && rate < 1)) throw new TopologyError(`dropout layer '${name}' needs one input and a rate in [0, 1)`);
+        widths.set(name, [inputs[0]]);
+        break;
+      }
       case 'Activation':
         if (inputs.length !== 1) throw new TopologyError(`activation layer '${name}' needs one input`);
         widths.set(name, [inputs[0]]);
@@ -119,7 +125,7 @@ export function checkTopology(topology: unknown, weightSpecs: readonly { name: s
         break;
       }
       default:
-        throw new TopologyError(`layer '${name}' is a ${JSON.stringify(raw.class_name)}; models of this service use InputLayer, Dense, Activation, CrossStitch, GatedMixture, DSelectKGate, JointLogit, ConditionalProbability and AitAttention only`);
+        throw new TopologyError(`layer '${name}' is a ${JSON.stringify(raw.class_name)}; models of this service use InputLayer, Dense, Activation, SeededDropout, CrossStitch, GatedMixture, DSelectKGate, JointLogit, ConditionalProbability and AitAttention only`);
     }
   }
   const unused = weightSpecs.find((w) => !used.has(w.name));

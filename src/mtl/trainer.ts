@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Preprocessing } from './preprocessing.js';
-import type { MultiTaskModel } from './model-builder.js';
+import { headsReachingShared, type MultiTaskModel } from './model-builder.js';
 import { evaluateSplit, type EncodedSplit, type SplitEvaluation } from './evaluation.js';
 import { higherIsBetter, type MetricName, type TaskMetrics } from './metrics.js';
 import type { Monitor, ResolvedLossWeighting, ResolvedSpec } from './spec.js';
@@ -8,6 +8,7 @@ import { createRng, shuffledIndices } from './rng.js';
 import { createLossWeighting, type LossWeighting, type LossWeightingState } from './loss-weighting/index.js';
 import { TaskAffinityMeter, type TaskAffinity } from './task-affinity.js';
 import { createAdam } from './fused-adam.js';
+import { dropoutLayersOf, setDropoutStep, type SeededDropout } from './layers/seeded-dropout.js';
 import { compileFusedForward } from './fused-forward.js';
 import { hasKernel, MASKED_LOSS_KERNEL } from './blas/index.js';
 import { gatherBatch, trainStep, type StepContext, type TrainTensors } from './training-step.js';
@@ -167,6 +168,8 @@ class TrainingRun {
   private readonly data: TrainTensors;
   private readonly ctx: StepContext;
   private readonly affinityEvery: number;
+  /** The model's dropout layers, told each step's number so their masks repeat with the seed. */
+  private readonly dropout: SeededDropout[];
   private readonly patience: number;
   private readonly minDelta: number;
 
@@ -174,8 +177,9 @@ class TrainingRun {
     const { model, prep, train, options } = args;
     const heads = model.heads;
     this.weighting = createLossWeighting(args.lossWeighting, { weights: args.weights, types: heads.map((h) => h.type), learningRate: options.learningRate });
-    this.optimizer = createAdam(options.learningRate);
     this.modelVariables = model.training.trainableWeights.map((w) => w.read() as tf.Variable);
+    this.optimizer = createAdam(options.learningRate, options.weightDecay ?? 0, denseKernels(model.training));
+    this.dropout = dropoutLayersOf(model.training);
     const shared = model.sharedVariables;
     this.affinity = options.affinity && heads.length > 1 && shared.length > 0 ? new TaskAffinityMeter(heads.map((h) => h.name)) : null;
     this.data = tf.tidy(() => ({
@@ -195,6 +199,7 @@ class TrainingRun {
       model, optimizer: this.optimizer, weighting: this.weighting, allVariables: [...this.modelVariables, ...this.weighting.variables], shared, rng: createRng(options.seed),
       forward: fused ? compileFusedForward(model.training) : null,
       fusedLoss: fused && hasKernel(MASKED_LOSS_KERNEL),
+      reachesShared: headsReachingShared(model, shared),
     };
   }
 
@@ -246,6 +251,7 @@ class TrainingRun {
       }
       const idx = order.subarray(start, Math.min(start + options.batchSize, train.rows));
       const measure = this.affinity !== null && steps % this.affinityEvery === 0;
+      setDropoutStep(this.dropout, epoch, steps);
       const stepStats = tf.tidy(() => trainStep(this.ctx, gatherBatch(this.data, tf.tensor1d(idx, 'int32')), measure ? this.affinity : null));
       const next = tf.keep(tf.add(totals, stepStats));
       tf.dispose([totals, stepStats]);
@@ -387,6 +393,11 @@ async function restoreOptimizer(optimizer: tf.Optimizer, state: TrainerCheckpoin
   tf.dispose(saved.map((w) => w.tensor));
   const powers = optimizer as unknown as Partial<AdamPowers>;
   for (const o of state.filter((s) => isPower(s.name))) tf.tidy(() => powers[o.name as keyof AdamPowers]?.assign(tf.scalar(o.values[0])));
+}
+
+/** The names of the kernels of a model's Dense layers: what weight decay shrinks (not biases, gates' selectors, cross-stitch α, attention). */
+export function denseKernels(model: tf.LayersModel): string[] {
+  return model.layers.filter((l) => l.getClassName() === 'Dense').map((l) => (l.trainableWeights[0].read() as tf.Variable).name);
 }
 
 /** Lets pending events run (setImmediate in Node: no timer delay; a zero timeout elsewhere). */

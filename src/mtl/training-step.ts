@@ -31,6 +31,8 @@ export interface StepContext {
   forward: FusedForward | null;
   /** Each task's masked loss as one kernel (fusedMaskedLoss). */
   fusedLoss: boolean;
+  /** Per head: does its loss reach any shared variable (a branched task on its own path does not)? Default: every head does. */
+  reachesShared?: boolean[];
 }
 
 /** A step's rows of the inputs and of every task's labels and mask: one kernel where the backend has it (blas), else a gather each. */
@@ -69,6 +71,11 @@ function taskGradients(ctx: StepContext, batch: Batch, rest = false): TaskGradie
   const variables: tf.NamedTensorMap[] = [];
   let parts: tf.Tensor1D | null = null;
   const flat = ctx.model.heads.map((_, t) => {
+    if (!rest && ctx.reachesShared?.[t] === false) {
+      // No shared weight on its path: a zero gradient (the affinity meter skips it), the loss without a backward pass.
+      losses.push(tf.tidy(() => taskLosses(ctx, batch).means[t].dataSync()[0]));
+      return tf.zeros([ctx.shared.reduce((n, v) => n + v.size, 0)]) as tf.Tensor1D;
+    }
     const { value, grads } = tf.variableGrads(() => {
       const step = taskLosses(ctx, batch);
       if (rest && t === 0) parts = tf.keep(tf.stack([...step.parts.map((p) => p.sum), ...step.parts.map((p) => p.count)]) as tf.Tensor1D);

@@ -84,10 +84,10 @@ describe('spec resolution', () => {
   it('architecture and loss weighting: each variant\'s defaults from its schema; a field of another variant is named', () => {
     const base = { datasetId: 'd', tasks: [{ name: 'label', type: 'classification' as const }] };
     const ple = resolveSpec({ ...base, architecture: { type: 'ple', levels: 2 }, lossWeighting: { strategy: 'dwa' } }, dataset);
-    assert.deepEqual(ple.architecture, { type: 'ple', experts: 2, taskExperts: 1, levels: 2, expertLayers: [64], towerLayers: [32], activation: 'relu' });
+    assert.deepEqual(ple.architecture, { type: 'ple', experts: 2, taskExperts: 1, levels: 2, expertLayers: [64], towerLayers: [32], activation: 'relu', dropout: 0 });
     assert.deepEqual(ple.lossWeighting, { strategy: 'dwa', temperature: 2 });
     const plain = resolveSpec(base, dataset);
-    assert.deepEqual(plain.architecture, { type: 'hard-sharing', sharedLayers: [128, 64], headLayers: [], activation: 'relu' });
+    assert.deepEqual(plain.architecture, { type: 'hard-sharing', sharedLayers: [128, 64], headLayers: [], activation: 'relu', dropout: 0 });
     assert.deepEqual(plain.lossWeighting, { strategy: 'static' });
     // defaults are copies: changing one resolved spec leaves the next one alone
     plain.architecture.type === 'hard-sharing' && plain.architecture.sharedLayers.push(7);

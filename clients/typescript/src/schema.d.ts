@@ -672,62 +672,122 @@ export interface paths {
                         }[];
                         architecture?: {
                             /** @description Parameter sharing scheme (default hard-sharing). */
-                            type?: "hard-sharing" | "soft-sharing" | "mmoe" | "ple" | "dselect-k";
-                            /** @description hard-sharing: units of each shared (trunk) Dense layer (default [128,64]). soft-sharing: units of each layer of every task tower (default [64,32]). */
+                            type?: "hard-sharing" | "soft-sharing" | "mmoe" | "ple" | "dselect-k" | "branched";
+                            /** @description hard-sharing: units of each shared (trunk) Dense layer (default [128,64]; maxItems 8, each minimum 1, maximum 4096). soft-sharing: units of each layer of every task tower (default [64,32]; maxItems 8, each minimum 1, maximum 4096). */
                             sharedLayers?: number[];
-                            /** @description hard-sharing, soft-sharing: units of each hidden Dense layer in every task head (default []). */
+                            /** @description hard-sharing, soft-sharing: units of each hidden Dense layer in every task head (default []; maxItems 8, each minimum 1, maximum 4096). */
                             headLayers?: number[];
-                            /** @description hard-sharing, soft-sharing, mmoe, ple, dselect-k: activation of the hidden layers (default "relu"). */
+                            /** @description hard-sharing, soft-sharing, mmoe, ple, dselect-k, branched: activation of the hidden layers (default "relu"). */
                             activation?: "relu" | "tanh" | "elu";
+                            /** @description hard-sharing, soft-sharing, mmoe, ple, dselect-k, branched: dropout rate after each hidden Dense layer, in training only (seeded; 0: none) (default 0; minimum 0, exclusiveMaximum 1). */
+                            dropout?: number;
                             /** @description soft-sharing: mix the towers after each layer with learned cross-stitch units (default true). */
                             crossStitch?: boolean;
-                            /** @description soft-sharing: strength of the L2 penalty pulling the task towers' weights together (default 0). */
+                            /** @description soft-sharing: strength of the L2 penalty pulling the task towers' weights together (default 0; minimum 0, maximum 100). */
                             tie?: number;
-                            /** @description mmoe, dselect-k: number of shared experts (default 4). ple: shared experts per level (default 2). */
+                            /** @description mmoe: number of shared experts (default 4; minimum 1, maximum 64). ple: shared experts per level (default 2; minimum 1, maximum 64). dselect-k: number of shared experts (default 4; minimum 2, maximum 64). */
                             experts?: number;
-                            /** @description mmoe, ple, dselect-k: units of each Dense layer of an expert (default [64]). */
+                            /** @description mmoe, ple, dselect-k: units of each Dense layer of an expert (default [64]; maxItems 8, each minimum 1, maximum 4096). */
                             expertLayers?: number[];
-                            /** @description mmoe, ple, dselect-k: units of each Dense layer of a task tower (default [32]). */
+                            /** @description mmoe, ple, dselect-k: units of each Dense layer of a task tower (default [32]; maxItems 8, each minimum 1, maximum 4096). */
                             towerLayers?: number[];
-                            /** @description ple: task-specific experts per task and level (default 1). */
+                            /** @description ple: task-specific experts per task and level (default 1; minimum 1, maximum 16). */
                             taskExperts?: number;
-                            /** @description ple: extraction levels (1 is CGC) (default 1). */
+                            /** @description ple: extraction levels (1 is CGC) (default 1; minimum 1, maximum 4). */
                             levels?: number;
-                            /** @description dselect-k: experts each task's gate selects (at most k non-zero weights once converged) (default 2). */
+                            /** @description dselect-k: experts each task's gate selects (at most k non-zero weights once converged) (default 2; minimum 1, maximum 64). */
                             k?: number;
-                            /** @description dselect-k: width γ of the smooth-step's cubic region (the gate is exactly sparse once every selector logit is beyond ±γ/2) (default 1). */
+                            /** @description dselect-k: width γ of the smooth-step's cubic region (the gate is exactly sparse once every selector logit is beyond ±γ/2) (default 1; maximum 100, exclusiveMinimum 0). */
                             gamma?: number;
                             /** @description dselect-k: gate on each row's input (like an MMoE gate); false: one learned selection per task (default true). */
                             perExample?: boolean;
-                            /** @description dselect-k: weight of the entropy regulariser on the selectors (pushes the gate to sparsity faster; 0 off) (default 0). */
+                            /** @description dselect-k: weight of the entropy regulariser on the selectors (pushes the gate to sparsity faster; 0 off) (default 0; minimum 0, maximum 100). */
                             entropy?: number;
+                            /** @description branched: the sharing tree: each task in exactly one node; default every task at a root of layers [128, 64] (default undefined). */
+                            tree?: {
+                                /** @description units of each Dense layer of this node, applied to its parent's output (the root's: the input); default none */
+                                layers?: number[];
+                                /** @description tasks whose heads read this node's output */
+                                tasks?: string[];
+                                /** @description child nodes, each reading this node's output */
+                                branches?: {
+                                    /** @description units of each Dense layer of this node, applied to its parent's output (the root's: the input); default none */
+                                    layers?: number[];
+                                    /** @description tasks whose heads read this node's output */
+                                    tasks?: string[];
+                                    /** @description child nodes, each reading this node's output */
+                                    branches?: {
+                                        /** @description units of each Dense layer of this node, applied to its parent's output (the root's: the input); default none */
+                                        layers?: number[];
+                                        /** @description tasks whose heads read this node's output */
+                                        tasks?: string[];
+                                        /** @description child nodes, each reading this node's output */
+                                        branches?: {
+                                            /** @description units of each Dense layer of this node, applied to its parent's output (the root's: the input); default none */
+                                            layers?: number[];
+                                            /** @description tasks whose heads read this node's output */
+                                            tasks?: string[];
+                                            /** @description child nodes, each reading this node's output */
+                                            branches?: {
+                                                /** @description units of each Dense layer of this node, applied to its parent's output (the root's: the input); default none */
+                                                layers?: number[];
+                                                /** @description tasks whose heads read this node's output */
+                                                tasks?: string[];
+                                                /** @description child nodes, each reading this node's output */
+                                                branches?: {
+                                                    /** @description units of each Dense layer of this node, applied to its parent's output (the root's: the input); default none */
+                                                    layers?: number[];
+                                                    /** @description tasks whose heads read this node's output */
+                                                    tasks?: string[];
+                                                    /** @description child nodes, each reading this node's output */
+                                                    branches?: {
+                                                        /** @description units of each Dense layer of this node, applied to its parent's output (the root's: the input); default none */
+                                                        layers?: number[];
+                                                        /** @description tasks whose heads read this node's output */
+                                                        tasks?: string[];
+                                                        /** @description child nodes, each reading this node's output */
+                                                        branches?: {
+                                                            /** @description units of each Dense layer of this node, applied to its parent's output (the root's: the input); default none */
+                                                            layers?: number[];
+                                                            /** @description tasks whose heads read this node's output */
+                                                            tasks?: string[];
+                                                            /** @description child nodes, each reading this node's output */
+                                                            branches?: unknown[];
+                                                        }[];
+                                                    }[];
+                                                }[];
+                                            }[];
+                                        }[];
+                                    }[];
+                                }[];
+                            };
                         };
                         lossWeighting?: {
                             /** @description static: The tasks' weights, unchanged. uncertainty: Learned per-task log-variance (Kendall 2018). dwa: Dynamic Weight Average (Liu 2019). gradnorm: Learned weights balancing gradient norms (Chen 2018). pcgrad: Projecting conflicting gradients (Yu 2020). mgda: MGDA: the min-norm point of the task gradients' convex hull on the shared weights (Sener 2018). cagrad: Conflict-averse gradient descent (Liu 2021). imtl: Impartial MTL, gradient part (IMTL-G, Liu 2021). nash-mtl: Multi-task learning as a bargaining game (Navon 2022). famo: Fast adaptive multitask optimisation: balanced loss decrease without task gradients (Liu 2023). aligned-mtl: Aligned-MTL: the task gradients made orthogonal and of equal norm (Senushkin 2023). rlw: Random loss weighting: new random weights every step (Lin 2022). db-mtl: Dual-balancing: log losses, gradients scaled to the largest norm (Lin 2023). */
                             strategy: "static" | "uncertainty" | "dwa" | "gradnorm" | "pcgrad" | "mgda" | "cagrad" | "imtl" | "nash-mtl" | "famo" | "aligned-mtl" | "rlw" | "db-mtl";
-                            /** @description dwa: softmax temperature (default 2). */
+                            /** @description dwa: softmax temperature (default 2; maximum 100, exclusiveMinimum 0). */
                             temperature?: number;
-                            /** @description gradnorm: restoring force α (default 1.5). */
+                            /** @description gradnorm: restoring force α (default 1.5; minimum 0, maximum 10). */
                             alpha?: number;
                             /** @description mgda: what each task gradient is divided by before the min-norm search: none, l2 (its norm), loss (its loss), loss+ (loss × norm) (default "none"). */
                             normalization?: "none" | "l2" | "loss" | "loss+";
-                            /** @description cagrad: radius c of the ball around the mean gradient, relative to its norm (0: the mean gradient) (default 0.5). */
+                            /** @description cagrad: radius c of the ball around the mean gradient, relative to its norm (0: the mean gradient) (default 0.5; minimum 0, exclusiveMaximum 1). */
                             c?: number;
-                            /** @description cagrad: the update divided by 1 (0), by 1 + c² (1, the paper's) or by 1 + c (2) (default 1). */
+                            /** @description cagrad: the update divided by 1 (0), by 1 + c² (1, the paper's) or by 1 + c (2) (default 1; minimum 0, maximum 2). */
                             rescale?: number;
-                            /** @description nash-mtl: the shared weights' gradient is clipped to this norm (0: no clipping) (default 1). */
+                            /** @description nash-mtl: the shared weights' gradient is clipped to this norm (0: no clipping) (default 1; minimum 0, maximum 1000000). */
                             maxNorm?: number;
-                            /** @description nash-mtl: the solver's iterations per step at most (default 20). */
+                            /** @description nash-mtl: the solver's iterations per step at most (default 20; minimum 1, maximum 1000). */
                             iterations?: number;
-                            /** @description famo: step size β of the task logits' Adam (default 0.025). */
+                            /** @description famo: step size β of the task logits' Adam (default 0.025; maximum 10, exclusiveMinimum 0). */
                             weightLearningRate?: number;
-                            /** @description famo: regularisation γ of the task logits (Adam weight decay) (default 0.01). */
+                            /** @description famo: regularisation γ of the task logits (Adam weight decay) (default 0.01; minimum 0, maximum 10). */
                             weightDecay?: number;
                             /** @description aligned-mtl: the aligned gradients' common norm: the smallest (min, the paper's), median or root-mean-square singular value of the gradient matrix (default "min"). */
                             scale?: "min" | "median" | "rmse";
-                            /** @description db-mtl: β of the moving average of each task's gradient (default 0.9). */
+                            /** @description db-mtl: β of the moving average of each task's gradient (default 0.9; minimum 0, exclusiveMaximum 1). */
                             beta?: number;
-                            /** @description db-mtl: decay σ of β: step k uses β / k^σ (default 0). */
+                            /** @description db-mtl: decay σ of β: step k uses β / k^σ (default 0; minimum 0, maximum 10). */
                             betaSigma?: number;
                         };
                         training?: {
@@ -750,6 +810,10 @@ export interface paths {
                             baselines?: boolean;
                             /** @description Measure task affinity (cosine of per-task gradients on shared weights) at sampled steps (default true with 2+ tasks). */
                             affinity?: boolean;
+                            /** @description Decoupled weight decay (AdamW): each step every Dense kernel shrinks by learningRate · weightDecay · w before the Adam update (default 0: off). */
+                            weightDecay?: number;
+                            /** @description Start the head of every task whose path from the input has no hidden layer (a linear model of the inputs, e.g. a branched leaf under layer-less nodes) from its task's linear reference solution (default false). */
+                            linearWarmStart?: boolean;
                         };
                     };
                 };

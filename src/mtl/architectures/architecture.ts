@@ -63,11 +63,13 @@ export type ArchitectureParts = Pick<MultiTaskModel, 'sharedVariables' | 'regula
 export interface Architecture<A> {
   /** The spec's `architecture` object for this type: `type` and every field with its default (variantSchema). */
   readonly schema: TObject;
-  /** Problems the schema cannot express (e.g. soft-sharing needs a tower layer), pointers under /architecture. */
-  check?(architecture: A): FieldError[];
+  /** Problems the schema cannot express (e.g. soft-sharing needs a tower layer, a branched tree must hold each task once), pointers under /architecture. `tasks`: the spec's task names in order. */
+  check?(architecture: A, tasks: string[]): FieldError[];
+  /** Defaults that depend on the tasks (a branched tree when the spec gives none), filled in after `check` found nothing. */
+  resolve?(architecture: A, tasks: string[]): A;
   build(args: BuildModelArgs<A>): ArchitectureGraph;
   /** Shared variables and regularisation of a model built by `build` (or loaded from the store). */
   parts(serving: tf.LayersModel, heads: HeadSpec[], architecture: A): ArchitectureParts;
-  /** Parameters and hidden units (the task heads' logits layers included), for the memory estimate. */
-  size(architecture: A, inputSize: number, headWidths: number[]): { parameters: number; units: number };
+  /** Parameters and hidden units (the task heads' logits layers included), for the memory estimate; `tasks` names the heads of `headWidths`. */
+  size(architecture: A, inputSize: number, headWidths: number[], tasks: string[]): { parameters: number; units: number };
 }

@@ -1,11 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { Type } from '@sinclair/typebox';
-import { ActivationSchema, LayerSizes } from '../spec-fields.js';
+import { ActivationSchema, DropoutSchema, LayerSizes } from '../spec-fields.js';
 import { variantSchema, type VariantOf } from '../spec-variants.js';
 import { GatedMixture } from '../layers/gated-mixture.js';
 import { DSelectKGate, isPowerOfTwo } from '../layers/dselect-k-gate.js';
 import type { Architecture, HeadSpec } from './architecture.js';
-import { denseStack, headsSize, range, seededInit, stackSize, variablesOf } from './layers.js';
+import { denseStack, headsSize, hiddenDropout, range, seededInit, stackSize, variablesOf } from './layers.js';
 
 export const DSelectKSchema = variantSchema(
   'type',
@@ -19,6 +19,7 @@ export const DSelectKSchema = variantSchema(
     expertLayers: LayerSizes('units of each Dense layer of an expert', [64]),
     towerLayers: LayerSizes('units of each Dense layer of a task tower', [32]),
     activation: ActivationSchema,
+    dropout: DropoutSchema,
   },
   'DSelect-k: shared experts, a k-sparse differentiable selector gate per task.',
 );
@@ -42,12 +43,13 @@ export const dselectK: Architecture<DSelectK> = {
   },
   build({ architecture: a, heads, inputSize, seed }) {
     const init = seededInit(seed);
+    const drop = hiddenDropout(a.dropout, seed);
     const input = tf.input({ shape: [inputSize], name: 'features' });
-    const experts = range(a.experts).map((e) => denseStack(input, a.expertLayers, a.activation, init, (l) => expertName(e, l)));
+    const experts = range(a.experts).map((e) => denseStack(input, a.expertLayers, a.activation, init, (l) => expertName(e, l), drop));
     const towers = heads.map((head, t) => {
       const gate = new DSelectKGate({ name: gateName(head), experts: a.experts, k: a.k, gamma: a.gamma, perExample: a.perExample, seed: seed * 1000 + 10 * t }).apply(input) as tf.SymbolicTensor;
       const mixed = new GatedMixture({ name: `${head.name}_mixture` }).apply([gate, ...experts]) as tf.SymbolicTensor;
-      return denseStack(mixed, a.towerLayers, a.activation, init, (l) => `${head.name}_tower_${l}`);
+      return denseStack(mixed, a.towerLayers, a.activation, init, (l) => `${head.name}_tower_${l}`, drop);
     });
     return { input, towers };
   },

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
-import { ActivationSchema, LayerSizes } from '../spec-fields.js';
+import { ActivationSchema, DropoutSchema, LayerSizes } from '../spec-fields.js';
 import { variantSchema, type VariantOf } from '../spec-variants.js';
 import type { Architecture } from './architecture.js';
-import { denseStack, headsSize, seededInit, stackSize, variablesOf } from './layers.js';
+import { denseStack, headsSize, hiddenDropout, seededInit, stackSize, variablesOf } from './layers.js';
 
 export const HardSharingSchema = variantSchema(
   'type',
@@ -11,6 +11,7 @@ export const HardSharingSchema = variantSchema(
     sharedLayers: LayerSizes('units of each shared (trunk) Dense layer', [128, 64]),
     headLayers: LayerSizes('units of each hidden Dense layer in every task head', []),
     activation: ActivationSchema,
+    dropout: DropoutSchema,
   },
   'Hard parameter sharing: one shared trunk, one head per task.',
 );
@@ -21,9 +22,10 @@ export const hardSharing: Architecture<HardSharing> = {
   schema: HardSharingSchema,
   build({ architecture: a, heads, inputSize, seed }) {
     const init = seededInit(seed);
+    const drop = hiddenDropout(a.dropout, seed);
     const input = tf.input({ shape: [inputSize], name: 'features' });
-    const trunk = denseStack(input, a.sharedLayers, a.activation, init, (i) => `shared_${i}`);
-    const towers = heads.map((head) => denseStack(trunk, a.headLayers, a.activation, init, (j) => `${head.name}_hidden_${j}`));
+    const trunk = denseStack(input, a.sharedLayers, a.activation, init, (i) => `shared_${i}`, drop);
+    const towers = heads.map((head) => denseStack(trunk, a.headLayers, a.activation, init, (j) => `${head.name}_hidden_${j}`, drop));
     return { input, towers };
   },
   parts(serving, _heads, a) {

@@ -4,6 +4,7 @@ import { softSharing } from './soft-sharing.js';
 import { mmoe } from './mmoe.js';
 import { ple } from './ple.js';
 import { dselectK } from './dselect-k.js';
+import { branched } from './branched.js';
 
 /** Every architecture, by its spec `type`. A new one is one file behind `Architecture` and one line here. */
 export const ARCHITECTURES = {
@@ -12,6 +13,7 @@ export const ARCHITECTURES = {
   mmoe,
   ple,
   'dselect-k': dselectK,
+  branched,
 } as const;
 
 export type ArchitectureType = keyof typeof ARCHITECTURES;

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Activation } from '../spec-fields.js';
+import { SeededDropout } from '../layers/seeded-dropout.js';
 
 /** Building blocks the architectures share. */
 
@@ -14,16 +15,32 @@ export function variablesOf(model: tf.LayersModel, layerNames: string[]): tf.Var
   return layerNames.flatMap((n) => model.getLayer(n).trainableWeights.map((w) => w.read() as tf.Variable));
 }
 
-/** A stack of Dense layers named by `name(l)`; returns the input itself for an empty stack. */
+/** The dropout of an architecture's hidden layers: its rate and the build's seed; undefined when the rate is 0 (no layer at all). */
+export interface HiddenDropout {
+  rate: number;
+  seed: number;
+}
+
+export function hiddenDropout(rate: number | undefined, seed: number): HiddenDropout | undefined {
+  return rate !== undefined && rate > 0 ? { rate, seed } : undefined;
+}
+
+/** `h` through a seeded dropout layer `<layer>_dropout` (training only), or `h` itself without dropout. */
+export function withDropout(h: tf.SymbolicTensor, dropout: HiddenDropout | undefined, layer: string): tf.SymbolicTensor {
+  return dropout ? (new SeededDropout({ rate: dropout.rate, seed: dropout.seed, name: `${layer}_dropout` }).apply(h) as tf.SymbolicTensor) : h;
+}
+
+/** A stack of Dense layers named by `name(l)`, each followed by dropout when given; returns the input itself for an empty stack. */
 export function denseStack(
   input: tf.SymbolicTensor,
   sizes: number[],
   activation: Activation,
   init: ReturnType<typeof seededInit>,
   name: (layer: number) => string,
+  dropout?: HiddenDropout,
 ): tf.SymbolicTensor {
   return sizes.reduce(
-    (h, units, l) => tf.layers.dense({ units, activation, kernelInitializer: init(), name: name(l) }).apply(h) as tf.SymbolicTensor,
+    (h, units, l) => withDropout(tf.layers.dense({ units, activation, kernelInitializer: init(), name: name(l) }).apply(h) as tf.SymbolicTensor, dropout, name(l)),
     input,
   );
 }

@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { Type } from '@sinclair/typebox';
-import { ActivationSchema, LayerSizes } from '../spec-fields.js';
+import { ActivationSchema, DropoutSchema, LayerSizes } from '../spec-fields.js';
 import { variantSchema, type VariantOf } from '../spec-variants.js';
 import { GatedMixture } from '../layers/gated-mixture.js';
 import type { Architecture } from './architecture.js';
-import { denseStack, expertsSize, range, seededInit, variablesOf } from './layers.js';
+import { denseStack, expertsSize, hiddenDropout, range, seededInit, variablesOf } from './layers.js';
 
 export const MmoeSchema = variantSchema(
   'type',
@@ -14,6 +14,7 @@ export const MmoeSchema = variantSchema(
     expertLayers: LayerSizes('units of each Dense layer of an expert', [64]),
     towerLayers: LayerSizes('units of each Dense layer of a task tower', [32]),
     activation: ActivationSchema,
+    dropout: DropoutSchema,
   },
   'Multi-gate Mixture-of-Experts: shared experts, a softmax gate per task.',
 );
@@ -32,12 +33,13 @@ export const mmoe: Architecture<Mmoe> = {
   },
   build({ architecture: a, heads, inputSize, seed }) {
     const init = seededInit(seed);
+    const drop = hiddenDropout(a.dropout, seed);
     const input = tf.input({ shape: [inputSize], name: 'features' });
-    const experts = range(a.experts).map((e) => denseStack(input, a.expertLayers, a.activation, init, (l) => expertName(e, l)));
+    const experts = range(a.experts).map((e) => denseStack(input, a.expertLayers, a.activation, init, (l) => expertName(e, l), drop));
     const towers = heads.map((head) => {
       const gate = tf.layers.dense({ units: a.experts, activation: 'softmax', kernelInitializer: init(), name: `${head.name}_gate` }).apply(input) as tf.SymbolicTensor;
       const mixed = new GatedMixture({ name: `${head.name}_mixture` }).apply([gate, ...experts]) as tf.SymbolicTensor;
-      return denseStack(mixed, a.towerLayers, a.activation, init, (l) => `${head.name}_tower_${l}`);
+      return denseStack(mixed, a.towerLayers, a.activation, init, (l) => `${head.name}_tower_${l}`, drop);
     });
     return { input, towers };
   },

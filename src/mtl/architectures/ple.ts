@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { Type } from '@sinclair/typebox';
-import { ActivationSchema, LayerSizes } from '../spec-fields.js';
+import { ActivationSchema, DropoutSchema, LayerSizes } from '../spec-fields.js';
 import { variantSchema, type VariantOf } from '../spec-variants.js';
 import { GatedMixture } from '../layers/gated-mixture.js';
 import type { Architecture, ArchitectureGraph, BuildModelArgs, HeadSpec } from './architecture.js';
-import { denseStack, expertsSize, range, seededInit, variablesOf } from './layers.js';
+import { denseStack, expertsSize, hiddenDropout, range, seededInit, variablesOf } from './layers.js';
 
 export const PleSchema = variantSchema(
   'type',
@@ -16,6 +16,7 @@ export const PleSchema = variantSchema(
     expertLayers: LayerSizes('units of each Dense layer of an expert', [64]),
     towerLayers: LayerSizes('units of each Dense layer of a task tower', [32]),
     activation: ActivationSchema,
+    dropout: DropoutSchema,
   },
   'Progressive Layered Extraction: shared and task-specific experts, level by level.',
 );
@@ -48,13 +49,14 @@ export const ple: Architecture<Ple> = {
 
 function buildPle({ architecture: a, heads, inputSize, seed }: BuildModelArgs<Ple>): ArchitectureGraph {
   const init = seededInit(seed);
+  const drop = hiddenDropout(a.dropout, seed);
   const input = tf.input({ shape: [inputSize], name: 'features' });
   let shared: tf.SymbolicTensor = input;
   let perTask: tf.SymbolicTensor[] = heads.map(() => input);
   for (let k = 0; k < a.levels; k++) {
-    const sharedExperts = range(a.experts).map((e) => denseStack(shared, a.expertLayers, a.activation, init, (l) => sharedExpertName(k, e, l)));
+    const sharedExperts = range(a.experts).map((e) => denseStack(shared, a.expertLayers, a.activation, init, (l) => sharedExpertName(k, e, l), drop));
     const taskExperts = heads.map((head, t) =>
-      range(a.taskExperts).map((e) => denseStack(perTask[t], a.expertLayers, a.activation, init, (l) => taskExpertName(head, k, e, l))),
+      range(a.taskExperts).map((e) => denseStack(perTask[t], a.expertLayers, a.activation, init, (l) => taskExpertName(head, k, e, l), drop)),
     );
     const next = heads.map((head, t) => {
       const pool = [...taskExperts[t], ...sharedExperts];
@@ -68,7 +70,7 @@ function buildPle({ architecture: a, heads, inputSize, seed }: BuildModelArgs<Pl
     }
     perTask = next;
   }
-  const towers = heads.map((head, t) => denseStack(perTask[t], a.towerLayers, a.activation, init, (l) => `${head.name}_tower_${l}`));
+  const towers = heads.map((head, t) => denseStack(perTask[t], a.towerLayers, a.activation, init, (l) => `${head.name}_tower_${l}`, drop));
   return { input, towers };
 }
 

@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { Type } from '@sinclair/typebox';
-import { ActivationSchema, LayerSizes } from '../spec-fields.js';
+import { ActivationSchema, DropoutSchema, LayerSizes } from '../spec-fields.js';
 import { variantSchema, type VariantOf } from '../spec-variants.js';
 import { CrossStitch } from '../layers/cross-stitch.js';
 import type { Architecture, HeadSpec } from './architecture.js';
-import { denseStack, headsSize, seededInit, stackSize, variablesOf } from './layers.js';
+import { denseStack, headsSize, hiddenDropout, seededInit, stackSize, variablesOf, withDropout } from './layers.js';
 
 export const SoftSharingSchema = variantSchema(
   'type',
@@ -13,6 +13,7 @@ export const SoftSharingSchema = variantSchema(
     sharedLayers: LayerSizes('units of each layer of every task tower', [64, 32]),
     headLayers: LayerSizes('units of each hidden Dense layer in every task head', []),
     activation: ActivationSchema,
+    dropout: DropoutSchema,
     crossStitch: Type.Boolean({ default: true, description: 'mix the towers after each layer with learned cross-stitch units' }),
     tie: Type.Number({ minimum: 0, maximum: 100, default: 0, description: 'strength of the L2 penalty pulling the task towers\' weights together' }),
   },
@@ -38,15 +39,16 @@ export const softSharing: Architecture<SoftSharing> = {
   },
   build({ architecture: a, heads, inputSize, seed }) {
     const init = seededInit(seed);
+    const drop = hiddenDropout(a.dropout, seed);
     const input = tf.input({ shape: [inputSize], name: 'features' });
     let towers: tf.SymbolicTensor[] = heads.map(() => input);
     a.sharedLayers.forEach((units, l) => {
       towers = heads.map((head, t) =>
-        tf.layers.dense({ units, activation: a.activation, kernelInitializer: init(), name: towerName(head, l) }).apply(towers[t]) as tf.SymbolicTensor,
+        withDropout(tf.layers.dense({ units, activation: a.activation, kernelInitializer: init(), name: towerName(head, l) }).apply(towers[t]) as tf.SymbolicTensor, drop, towerName(head, l)),
       );
       if (stitched(a, heads)) towers = new CrossStitch({ name: crossStitchName(l) }).apply(towers) as tf.SymbolicTensor[];
     });
-    return { input, towers: heads.map((head, t) => denseStack(towers[t], a.headLayers, a.activation, init, (j) => `${head.name}_hidden_${j}`)) };
+    return { input, towers: heads.map((head, t) => denseStack(towers[t], a.headLayers, a.activation, init, (j) => `${head.name}_hidden_${j}`, drop)) };
   },
   parts(serving, heads, a) {
     const sharedVariables = stitched(a, heads)

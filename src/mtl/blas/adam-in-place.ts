@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { AdamAttrs } from './fused-adam.js';
+import { decayInPlace, type AdamAttrs } from './fused-adam.js';
 import { BLAS_BACKEND } from './kernel-names.js';
 import type { CpuBackend } from './kernel.js';
 import { registeredNativeBlas } from './register-blas-backend.js';
@@ -24,6 +24,7 @@ export function adamInPlace(value: tf.Tensor, gradient: tf.Tensor, m: tf.Tensor,
   const n = value.size;
   if (!(wa instanceof Float32Array && ga instanceof Float32Array && ma instanceof Float32Array && va instanceof Float32Array)) return false;
   if (wa.length !== n || ga.length !== n || ma.length !== n || va.length !== n) return false;
+  decayInPlace(wa, at.decay);
   native.adamInPlace(wa, ga, ma, va, at.beta1, 1 - at.beta1, at.beta2, 1 - at.beta2, at.oneMinusAccBeta1, at.oneMinusAccBeta2, at.epsilon, -at.learningRate);
   return true;
 }

@@ -11,6 +11,14 @@ export interface AdamAttrs {
   learningRate: number;
   oneMinusAccBeta1: number;
   oneMinusAccBeta2: number;
+  /** Decoupled weight decay: the value is first multiplied by this (1 − learningRate · weightDecay, AdamW); absent or 1: none. */
+  decay?: number;
+}
+
+/** w ← decay · w, element by element in float32 (the product of two float32 values rounded once, as tf.mul does). */
+export function decayInPlace(w: Float32Array, decay: number | undefined): void {
+  if (decay === undefined || decay === 1) return;
+  for (let i = 0; i < w.length; i++) w[i] *= decay;
 }
 
 /**
@@ -29,6 +37,7 @@ export function fusedAdamKernel(blas: NativeBlas): Kernel {
     const outW = wv.slice();
     const outM = mv.slice();
     const outV = vv.slice();
+    decayInPlace(outW, at.decay);
     blas.adamInPlace(outW, gv, outM, outV, at.beta1, 1 - at.beta1, at.beta2, 1 - at.beta2, at.oneMinusAccBeta1, at.oneMinusAccBeta2, at.epsilon, -at.learningRate);
     return [
       args.backend.makeTensorInfo(value.shape, 'float32', outW),
