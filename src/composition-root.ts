@@ -14,15 +14,17 @@ import { LOCAL_REDIS_URL, resolveRedis, type RedisEndpoint } from './queue/local
 import { CheckpointStore } from './store/checkpoint-store.js';
 import { DatasetStore } from './store/dataset-store.js';
 import { ModelStore } from './store/model-store.js';
+import { FileStudyStore, type StudyStore } from './store/study-store.js';
 
 /** The service's processes: each logs under its own name. */
 export type Component = 'mtl' | 'api' | 'worker' | 'trainer';
 
-/** Datasets, models and training checkpoints, each in its folder under DATA_DIR. */
+/** Datasets, models, training checkpoints and studies, each in its folder under DATA_DIR. */
 export interface Stores {
   datasets: DatasetStore;
   models: ModelStore;
   checkpoints: CheckpointStore;
+  studies: StudyStore;
 }
 
 export interface ProcessRoot {
@@ -48,6 +50,7 @@ export function createStores(config: Pick<Config, 'DATA_DIR'>): Stores {
     datasets: new DatasetStore(join(config.DATA_DIR, 'datasets')),
     models: new ModelStore(join(config.DATA_DIR, 'models')),
     checkpoints: new CheckpointStore(join(config.DATA_DIR, 'checkpoints')),
+    studies: new FileStudyStore(join(config.DATA_DIR, 'studies')),
   };
 }
 
