@@ -6,6 +6,7 @@ import { TrainingQueue } from '../queue/training-queue.js';
 import { JobEvents } from '../queue/job-events.js';
 import type { DatasetStore } from '../store/dataset-store.js';
 import type { ModelStore } from '../store/model-store.js';
+import type { ObjectStore } from '../store/object-store.js';
 import { buildApp, type App } from './app.js';
 import { ModelCache } from './model-cache.js';
 import type { AppServices } from './plugins/services.js';
@@ -15,7 +16,7 @@ export interface ApiRoot {
   config: Config;
   logger: Logger;
   redisUrl: string;
-  stores: { datasets: DatasetStore; models: ModelStore };
+  stores: { objects: ObjectStore; datasets: DatasetStore; models: ModelStore };
 }
 
 /** Wires the stores, the queue and the model cache for the API process. */
@@ -35,6 +36,7 @@ export async function createServices({ config, logger, redisUrl, stores }: ApiRo
   });
   return {
     config,
+    objects: stores.objects,
     datasets,
     models,
     trainingQueue,

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from '../../config.js';
 import type { DatasetStore } from '../../store/dataset-store.js';
 import type { ModelStore } from '../../store/model-store.js';
+import type { ObjectStore } from '../../store/object-store.js';
 import type { TrainingQueue } from '../../queue/training-queue.js';
 import type { JobEvents } from '../../queue/job-events.js';
 import type { ModelCache } from '../model-cache.js';
@@ -13,6 +14,8 @@ import type { ModelCache } from '../model-cache.js';
  */
 export interface AppServices {
   config: Config;
+  /** The object store under the datasets and models (readiness probes; closed with the app). */
+  objects: ObjectStore;
   datasets: DatasetStore;
   models: ModelStore;
   trainingQueue: TrainingQueue;
@@ -40,6 +43,7 @@ async function services(app: FastifyInstance, opts: { services: AppServices }) {
     // (scripts/openapi.ts builds the app without Redis, hence without queue and job events)
     await trainingQueue?.close();
     await jobEvents?.close();
+    await opts.services.objects?.close();
   });
 }
 
