@@ -50,7 +50,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Redis answers and the data directories (datasets, models) can be written */
+        /** Redis answers and the store (datasets, models) takes writes */
         get: {
             parameters: {
                 query?: never;
