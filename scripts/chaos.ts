@@ -288,6 +288,8 @@ async function startApi(): Promise<void> {
     DATASET_MAX_BYTES: String(DATASET_MAX_BYTES),
     DATASET_MAX_COLUMNS: '200',
     JOB_ATTEMPTS: '3',
+    // The hostile "body shorter than Content-Length" must get its 408 well inside the 10 s stall mark.
+    BODY_IDLE_TIMEOUT_MS: '3000',
   });
   // Not tallied: nothing listens until it has started.
   await waitFor('the API to answer /health/live', async () => (await fetch(`${base()}/health/live`).catch(() => undefined))?.ok, 120_000, 250);

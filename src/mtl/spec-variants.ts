@@ -30,8 +30,11 @@ function discriminatorOf(schema: TObject, key: string): string {
 /**
  * The request body's schema for a variant field: one object with the discriminator (an enum of the
  * variants) and every variant's fields, all optional and without defaults (the body is never filled
- * in by the validator); each field's description says which variants take it and their defaults.
- * Which fields apply to which variant is checked by resolveVariant, with a message naming them.
+ * in by the validator); each field's description says which variants take it, their defaults and
+ * ranges. The wire schema checks types only: which fields apply to the chosen variant and whether
+ * their values are in its range are checked by resolveVariant (a 422 naming the field, as for every
+ * spec that is well-formed but cannot be trained), so a field two variants share with different
+ * ranges is held to the chosen variant's.
  */
 export function variantsWireSchema<R, Required extends PropertyKey = never>(key: string, variants: TObject[], options: { description: string; optionalKey?: boolean }): TUnsafe<VariantInput<R, Required>> {
   const properties: Record<string, TSchema> = {};
@@ -42,8 +45,9 @@ export function variantsWireSchema<R, Required extends PropertyKey = never>(key:
     for (const [field, schema] of Object.entries(variant.properties)) {
       if (field === key) continue;
       const { default: fallback, description, ...rest } = schema as TSchema & { default?: unknown; description?: string };
-      properties[field] ??= rest as TSchema;
-      const note = `${description ?? field} (default ${JSON.stringify(fallback)}).`;
+      properties[field] ??= withoutBounds(rest as TSchema);
+      const bounds = boundsOf(rest as TSchema);
+      const note = `${description ?? field} (default ${JSON.stringify(fallback)}${bounds ? `; ${bounds}` : ''}).`;
       const byNote = (notes[field] ??= new Map());
       byNote.set(note, [...(byNote.get(note) ?? []), name]);
     }
@@ -74,6 +78,25 @@ export function resolveVariant<T>(variants: TObject[], key: string, given: Recor
   const resolved = Value.Default(variant, present) as Record<string, unknown>;
   for (const e of Value.Errors(variant, resolved)) errors.push({ pointer: `${at}${e.path}`, detail: e.message });
   return errors.length > before ? null : (resolved as T);
+}
+
+const BOUNDS = ['minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'minItems', 'maxItems'] as const;
+
+/** `schema` without its numeric and length bounds, in lists too: the types stay on the wire, the ranges are the variant's to check. */
+function withoutBounds(schema: TSchema): TSchema {
+  const copy: Record<string, unknown> = { ...schema };
+  for (const k of BOUNDS) delete copy[k];
+  if (copy.items && typeof copy.items === 'object') copy.items = withoutBounds(copy.items as TSchema);
+  if (Array.isArray(copy.anyOf)) copy.anyOf = (copy.anyOf as TSchema[]).map(withoutBounds);
+  return copy as TSchema;
+}
+
+/** The bounds of a field (or of its list's items) in words, e.g. "minimum 0, maximum 1". */
+function boundsOf(schema: TSchema): string {
+  const s = schema as Record<string, unknown>;
+  const own = BOUNDS.filter((k) => s[k] !== undefined).map((k) => `${k} ${JSON.stringify(s[k])}`);
+  const items = s.items && typeof s.items === 'object' ? boundsOf(s.items as TSchema) : '';
+  return [...own, ...(items ? [`each ${items}`] : [])].join(', ');
 }
 
 function describe(notes: Map<string, string[]>): string {

@@ -215,3 +215,72 @@ describe('shutting down', () => {
     }
   });
 });
+
+describe('requests refused before routing are problems too', () => {
+  let t: TestApp;
+  let port: number;
+  before(async () => ({ t, port } = await listening('conn-client-errors', { BODY_IDLE_TIMEOUT_MS: '500', UNREAD_BODY_MAX_BYTES: '100000' })));
+  after(async () => t.close());
+
+  /** Sends `head` (and `body`) on a fresh connection and returns the answer, which must be a problem with `status`. */
+  async function problemFor(head: string, status: number, body: Buffer | string = ''): Promise<{ detail: string; errors?: { pointer: string }[] }> {
+    const conn = await RawConnection.open(port);
+    try {
+      const answer = await conn.request(head, body);
+      assert.equal(answer.status, status, answer.body);
+      assert.match(answer.headers['content-type'] ?? '', /^application\/problem\+json/);
+      const problem = JSON.parse(answer.body);
+      assert.equal(problem.status, status);
+      return problem;
+    } finally {
+      conn.close();
+    }
+  }
+
+  it('a head over the size limit: 431', async () => {
+    await problemFor(`GET /v1/datasets HTTP/1.1\r\nHost: localhost\r\nX-Big: ${'x'.repeat(20_000)}\r\n`, 431);
+  });
+
+  it('a method Node does not know, and HTTP/9.9: 400', async () => {
+    await problemFor('FOO /v1/jobs HTTP/1.1\r\nHost: localhost\r\n', 400);
+    await problemFor('GET /health/live HTTP/9.9\r\nHost: localhost\r\n', 400);
+  });
+
+  it('HTTP/1.1 without Host: 400 naming the header', async () => {
+    const problem = await problemFor('GET /health/live HTTP/1.1\r\nConnection: close\r\n', 400);
+    assert.equal(problem.errors?.[0].pointer, '/headers/host');
+  });
+
+  it('CONNECT: 405', async () => {
+    await problemFor(`CONNECT 127.0.0.1:${port} HTTP/1.1\r\nHost: localhost\r\n`, 405);
+  });
+
+  it('a body shorter than its Content-Length: 408 once no byte came for BODY_IDLE_TIMEOUT_MS', async () => {
+    const problem = await problemFor(post('/v1/jobs', 'application/json', 100), 408, '{"datasetId":');
+    assert.match(problem.detail, /stopped arriving/);
+  });
+
+  it('JSON or CSV in a charset other than UTF-8: 415 naming Content-Type', async () => {
+    const json = '{"datasetId":"x","tasks":[]}';
+    const problem = await problemFor(post('/v1/jobs', 'application/json; charset=utf-16', json.length), 415, json);
+    assert.equal(problem.errors?.[0].pointer, '/headers/content-type');
+    await problemFor(post('/v1/datasets', 'text/csv; charset=binary', 8), 415, 'a,b\n1,2\n');
+  });
+
+  it('an unknown query parameter on upload: 400 naming it', async () => {
+    const problem = await problemFor(post('/v1/datasets?name[]=a', 'text/csv', 8), 400, 'a,b\n1,2\n');
+    assert.equal(problem.errors?.[0].pointer, '/querystring/name[]');
+  });
+
+  it('a body over the limit sent whole with Connection: close gets its 413', async () => {
+    const body = JSON.stringify({ datasetId: 'x', tasks: [], name: 'x'.repeat(4 * 1024 * 1024) });
+    for (let i = 0; i < 3; i++) {
+      const problem = await problemFor(
+        `POST /v1/jobs HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n`,
+        413,
+        body,
+      );
+      assert.match(problem.detail, /larger than the limit/);
+    }
+  });
+});

@@ -50,7 +50,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Redis answers and the data directories (datasets, models) can be written */
+        /** Redis answers and the store (datasets, models) takes writes */
         get: {
             parameters: {
                 query?: never;
@@ -551,6 +551,11 @@ export interface paths {
                                 startedAt: string | null;
                                 /** Format: date-time */
                                 finishedAt: string | null;
+                                /** @description The study and trial this job trains (GET /v1/studies/:id). */
+                                study?: {
+                                    studyId: string;
+                                    trialId: string;
+                                } | null;
                             }[];
                         };
                     };
@@ -674,35 +679,35 @@ export interface paths {
                         architecture?: {
                             /** @description Parameter sharing scheme (default hard-sharing). */
                             type?: "hard-sharing" | "soft-sharing" | "mmoe" | "ple" | "dselect-k" | "branched";
-                            /** @description hard-sharing: units of each shared (trunk) Dense layer (default [128,64]). soft-sharing: units of each layer of every task tower (default [64,32]). */
+                            /** @description hard-sharing: units of each shared (trunk) Dense layer (default [128,64]; maxItems 8, each minimum 1, maximum 4096). soft-sharing: units of each layer of every task tower (default [64,32]; maxItems 8, each minimum 1, maximum 4096). */
                             sharedLayers?: number[];
-                            /** @description hard-sharing, soft-sharing: units of each hidden Dense layer in every task head (default []). */
+                            /** @description hard-sharing, soft-sharing: units of each hidden Dense layer in every task head (default []; maxItems 8, each minimum 1, maximum 4096). */
                             headLayers?: number[];
                             /** @description hard-sharing, soft-sharing, mmoe, ple, dselect-k, branched: activation of the hidden layers (default "relu"). */
                             activation?: "relu" | "tanh" | "elu";
-                            /** @description hard-sharing, soft-sharing, mmoe, ple, dselect-k, branched: dropout rate after each hidden Dense layer, in training only (seeded; 0: none) (default 0). */
+                            /** @description hard-sharing, soft-sharing, mmoe, ple, dselect-k, branched: dropout rate after each hidden Dense layer, in training only (seeded; 0: none) (default 0; minimum 0, exclusiveMaximum 1). */
                             dropout?: number;
                             /** @description soft-sharing: mix the towers after each layer with learned cross-stitch units (default true). */
                             crossStitch?: boolean;
-                            /** @description soft-sharing: strength of the L2 penalty pulling the task towers' weights together (default 0). */
+                            /** @description soft-sharing: strength of the L2 penalty pulling the task towers' weights together (default 0; minimum 0, maximum 100). */
                             tie?: number;
-                            /** @description mmoe, dselect-k: number of shared experts (default 4). ple: shared experts per level (default 2). */
+                            /** @description mmoe: number of shared experts (default 4; minimum 1, maximum 64). ple: shared experts per level (default 2; minimum 1, maximum 64). dselect-k: number of shared experts (default 4; minimum 2, maximum 64). */
                             experts?: number;
-                            /** @description mmoe, ple, dselect-k: units of each Dense layer of an expert (default [64]). */
+                            /** @description mmoe, ple, dselect-k: units of each Dense layer of an expert (default [64]; maxItems 8, each minimum 1, maximum 4096). */
                             expertLayers?: number[];
-                            /** @description mmoe, ple, dselect-k: units of each Dense layer of a task tower (default [32]). */
+                            /** @description mmoe, ple, dselect-k: units of each Dense layer of a task tower (default [32]; maxItems 8, each minimum 1, maximum 4096). */
                             towerLayers?: number[];
-                            /** @description ple: task-specific experts per task and level (default 1). */
+                            /** @description ple: task-specific experts per task and level (default 1; minimum 1, maximum 16). */
                             taskExperts?: number;
-                            /** @description ple: extraction levels (1 is CGC) (default 1). */
+                            /** @description ple: extraction levels (1 is CGC) (default 1; minimum 1, maximum 4). */
                             levels?: number;
-                            /** @description dselect-k: experts each task's gate selects (at most k non-zero weights once converged) (default 2). */
+                            /** @description dselect-k: experts each task's gate selects (at most k non-zero weights once converged) (default 2; minimum 1, maximum 64). */
                             k?: number;
-                            /** @description dselect-k: width γ of the smooth-step's cubic region (the gate is exactly sparse once every selector logit is beyond ±γ/2) (default 1). */
+                            /** @description dselect-k: width γ of the smooth-step's cubic region (the gate is exactly sparse once every selector logit is beyond ±γ/2) (default 1; maximum 100, exclusiveMinimum 0). */
                             gamma?: number;
                             /** @description dselect-k: gate on each row's input (like an MMoE gate); false: one learned selection per task (default true). */
                             perExample?: boolean;
-                            /** @description dselect-k: weight of the entropy regulariser on the selectors (pushes the gate to sparsity faster; 0 off) (default 0). */
+                            /** @description dselect-k: weight of the entropy regulariser on the selectors (pushes the gate to sparsity faster; 0 off) (default 0; minimum 0, maximum 100). */
                             entropy?: number;
                             /** @description branched: the sharing tree: each task in exactly one node; default every task at a root of layers [128, 64] (default undefined). */
                             tree?: {
@@ -766,29 +771,29 @@ export interface paths {
                         lossWeighting?: {
                             /** @description static: The tasks' weights, unchanged. uncertainty: Learned per-task log-variance (Kendall 2018). dwa: Dynamic Weight Average (Liu 2019). gradnorm: Learned weights balancing gradient norms (Chen 2018). pcgrad: Projecting conflicting gradients (Yu 2020). mgda: MGDA: the min-norm point of the task gradients' convex hull on the shared weights (Sener 2018). cagrad: Conflict-averse gradient descent (Liu 2021). imtl: Impartial MTL, gradient part (IMTL-G, Liu 2021). nash-mtl: Multi-task learning as a bargaining game (Navon 2022). famo: Fast adaptive multitask optimisation: balanced loss decrease without task gradients (Liu 2023). aligned-mtl: Aligned-MTL: the task gradients made orthogonal and of equal norm (Senushkin 2023). rlw: Random loss weighting: new random weights every step (Lin 2022). db-mtl: Dual-balancing: log losses, gradients scaled to the largest norm (Lin 2023). */
                             strategy: "static" | "uncertainty" | "dwa" | "gradnorm" | "pcgrad" | "mgda" | "cagrad" | "imtl" | "nash-mtl" | "famo" | "aligned-mtl" | "rlw" | "db-mtl";
-                            /** @description dwa: softmax temperature (default 2). */
+                            /** @description dwa: softmax temperature (default 2; maximum 100, exclusiveMinimum 0). */
                             temperature?: number;
-                            /** @description gradnorm: restoring force α (default 1.5). */
+                            /** @description gradnorm: restoring force α (default 1.5; minimum 0, maximum 10). */
                             alpha?: number;
                             /** @description mgda: what each task gradient is divided by before the min-norm search: none, l2 (its norm), loss (its loss), loss+ (loss × norm) (default "none"). */
                             normalization?: "none" | "l2" | "loss" | "loss+";
-                            /** @description cagrad: radius c of the ball around the mean gradient, relative to its norm (0: the mean gradient) (default 0.5). */
+                            /** @description cagrad: radius c of the ball around the mean gradient, relative to its norm (0: the mean gradient) (default 0.5; minimum 0, exclusiveMaximum 1). */
                             c?: number;
-                            /** @description cagrad: the update divided by 1 (0), by 1 + c² (1, the paper's) or by 1 + c (2) (default 1). */
+                            /** @description cagrad: the update divided by 1 (0), by 1 + c² (1, the paper's) or by 1 + c (2) (default 1; minimum 0, maximum 2). */
                             rescale?: number;
-                            /** @description nash-mtl: the shared weights' gradient is clipped to this norm (0: no clipping) (default 1). */
+                            /** @description nash-mtl: the shared weights' gradient is clipped to this norm (0: no clipping) (default 1; minimum 0, maximum 1000000). */
                             maxNorm?: number;
-                            /** @description nash-mtl: the solver's iterations per step at most (default 20). */
+                            /** @description nash-mtl: the solver's iterations per step at most (default 20; minimum 1, maximum 1000). */
                             iterations?: number;
-                            /** @description famo: step size β of the task logits' Adam (default 0.025). */
+                            /** @description famo: step size β of the task logits' Adam (default 0.025; maximum 10, exclusiveMinimum 0). */
                             weightLearningRate?: number;
-                            /** @description famo: regularisation γ of the task logits (Adam weight decay) (default 0.01). */
+                            /** @description famo: regularisation γ of the task logits (Adam weight decay) (default 0.01; minimum 0, maximum 10). */
                             weightDecay?: number;
                             /** @description aligned-mtl: the aligned gradients' common norm: the smallest (min, the paper's), median or root-mean-square singular value of the gradient matrix (default "min"). */
                             scale?: "min" | "median" | "rmse";
-                            /** @description db-mtl: β of the moving average of each task's gradient (default 0.9). */
+                            /** @description db-mtl: β of the moving average of each task's gradient (default 0.9; minimum 0, exclusiveMaximum 1). */
                             beta?: number;
-                            /** @description db-mtl: decay σ of β: step k uses β / k^σ (default 0). */
+                            /** @description db-mtl: decay σ of β: step k uses β / k^σ (default 0; minimum 0, maximum 10). */
                             betaSigma?: number;
                         };
                         training?: {
@@ -986,6 +991,11 @@ export interface paths {
                             startedAt: string | null;
                             /** Format: date-time */
                             finishedAt: string | null;
+                            /** @description The study and trial this job trains (GET /v1/studies/:id). */
+                            study?: {
+                                studyId: string;
+                                trialId: string;
+                            } | null;
                         };
                     };
                 };
@@ -1126,6 +1136,11 @@ export interface paths {
                             startedAt: string | null;
                             /** Format: date-time */
                             finishedAt: string | null;
+                            /** @description The study and trial this job trains (GET /v1/studies/:id). */
+                            study?: {
+                                studyId: string;
+                                trialId: string;
+                            } | null;
                         };
                     };
                 };
@@ -1309,6 +1324,796 @@ export interface paths {
                 header?: {
                     "last-event-id"?: string;
                 };
+                path: {
+                    /**
+                     * @description Id (a UUID).
+                     * @example 00000000-0000-4000-8000-000000000000
+                     */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description text/event-stream */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": string;
+                    };
+                };
+                /** @description application/problem+json (RFC 9457) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description A URN naming the kind of problem. */
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            errors?: {
+                                /** @description JSON pointer to the bad field (of the body unless it starts with /querystring, /params or /headers). */
+                                pointer: string;
+                                detail: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description application/problem+json (RFC 9457) */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description A URN naming the kind of problem. */
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            errors?: {
+                                /** @description JSON pointer to the bad field (of the body unless it starts with /querystring, /params or /headers). */
+                                pointer: string;
+                                detail: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/studies": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List studies (newest first) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            studies: {
+                                id: string;
+                                name: string;
+                                datasetId: string;
+                                state: "queued" | "running" | "succeeded" | "failed" | "cancelled";
+                                progress: {
+                                    done: number;
+                                    total: number;
+                                };
+                                createdAt: string;
+                                bestTrialId: string | null;
+                                modelId: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description application/problem+json (RFC 9457) */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description A URN naming the kind of problem. */
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            errors?: {
+                                /** @description JSON pointer to the bad field (of the body unless it starts with /querystring, /params or /headers). */
+                                pointer: string;
+                                detail: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Start a study: search for the model that serves every task best
+         * @description Checks tasks, features and the search space against the dataset and the engine before queueing (422 naming the field). A reference job (hard sharing with task affinity and per-task references) runs first; then `budget.trials` configurations, sampled with the seed, are trained as ordinary jobs in rungs of successive halving. The best (validation split only) is saved as a model named after the study. See docs/studies.md.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    /**
+                     * @example {
+                     *       "name": "digits-study",
+                     *       "datasetId": "00000000-0000-4000-8000-000000000000",
+                     *       "tasks": [
+                     *         {
+                     *           "name": "digit",
+                     *           "type": "classification"
+                     *         },
+                     *         {
+                     *           "name": "parity",
+                     *           "type": "binary"
+                     *         },
+                     *         {
+                     *           "name": "value",
+                     *           "type": "regression"
+                     *         }
+                     *       ],
+                     *       "budget": {
+                     *         "trials": 12,
+                     *         "maxMinutes": 10
+                     *       },
+                     *       "training": {
+                     *         "validationSplit": 0.2,
+                     *         "seed": 42
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description The best model is saved under this name (the trials' models under `<name>-trials`). */
+                        name: string;
+                        datasetId: string;
+                        tasks: {
+                            /** @description Task (and head) name; letters, digits, _ and -. */
+                            name: string;
+                            /** @description Column to predict; defaults to the task name. */
+                            column?: string;
+                            type: "classification" | "binary" | "multilabel" | "regression";
+                            /** @description Static loss weight (default 1). */
+                            weight?: number;
+                            /** @description Binary tasks: which label is the positive class. */
+                            positiveLabel?: string | number | boolean;
+                            /** @description Binary tasks: the binary task whose event must happen first (a click before a conversion). This task's label then means "the parent's event and this one happened", on every row (not only where the parent is positive); its prediction gives that joint probability and the conditional one given the parent. At most one parent per task, no cycles. */
+                            dependsOn?: string;
+                            /** @description How a task with dependsOn builds on its parent: "esmm" (Entire Space Multi-task Model: its head learns p(task | parent) and its loss is on p(parent) · p(task | parent) over every row) or "aitm" (Adaptive Information Transfer: an attention unit passes the parent's tower into this task's, and a calibrator keeps p(task) ≤ p(parent)). Default esmm. */
+                            mode?: "esmm" | "aitm";
+                            /** @description mode "aitm": weight of the calibrator mean(max(p(task) − p(parent), 0)) added to the loss (default 0.6). */
+                            calibration?: number;
+                        }[];
+                        /** @description Omit to use every column no task uses. */
+                        features?: {
+                            /** @description Column of the dataset used as input. */
+                            name: string;
+                            type?: "numeric" | "categorical";
+                        }[];
+                        budget?: {
+                            /** @description Configurations tried (default 12); the reference job is not counted. */
+                            trials?: number;
+                            /** @description Wall-clock limit (default 10): then running trials are cancelled and the best finished one wins. */
+                            maxMinutes?: number;
+                        };
+                        search?: {
+                            /** @description Architectures to try (default: branched, hard-sharing and mmoe, those this engine has). */
+                            architectures?: string[];
+                            /** @description Loss weighting strategies to try (default static, uncertainty, dwa). */
+                            lossWeighting?: string[];
+                            /** @description Learning rates to try (default 0.001, 0.003, 0.01). */
+                            learningRate?: number[];
+                            /** @description Batch sizes to try (default 32, 64, 128). */
+                            batchSize?: number[];
+                            /** @description Units of the first hidden layer (deeper layers halve it; default 32, 64, 128). */
+                            widths?: number[];
+                            /** @description Hidden layers (default 1, 2). */
+                            depths?: number[];
+                            /** @description Decoupled weight decay values (default 0, 1e-4, 1e-3 where the engine has training.weightDecay). */
+                            weightDecay?: number[];
+                            /** @description Dropout rates (default 0, 0.1, 0.2 where the engine has architecture.dropout). */
+                            dropout?: number[];
+                            /** @description Successive halving: epochs of the first rung (default 3) and of the last (default 27); each rung has eta times the epochs of the one before. */
+                            epochs?: {
+                                min?: number;
+                                max?: number;
+                            };
+                            /** @description Successive halving keeps the best 1/eta of a rung (default 3). */
+                            eta?: number;
+                        };
+                        training?: {
+                            /** @description Share of rows every trial validates on (default 0.2); selection uses this split only. */
+                            validationSplit?: number;
+                            /** @description Seeds the split, the sampler and every trial (default 42). */
+                            seed?: number;
+                            /** @description Early stopping patience within a trial (default 5). */
+                            patience?: number;
+                        };
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            /** @enum {string} */
+                            state: "queued";
+                        };
+                    };
+                };
+                /** @description application/problem+json (RFC 9457) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description A URN naming the kind of problem. */
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            errors?: {
+                                /** @description JSON pointer to the bad field (of the body unless it starts with /querystring, /params or /headers). */
+                                pointer: string;
+                                detail: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description application/problem+json (RFC 9457) */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description A URN naming the kind of problem. */
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            errors?: {
+                                /** @description JSON pointer to the bad field (of the body unless it starts with /querystring, /params or /headers). */
+                                pointer: string;
+                                detail: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description application/problem+json (RFC 9457) */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description A URN naming the kind of problem. */
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            errors?: {
+                                /** @description JSON pointer to the bad field (of the body unless it starts with /querystring, /params or /headers). */
+                                pointer: string;
+                                detail: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/studies/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A study: trials, references, best model, Pareto front, grouping */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /**
+                     * @description Id (a UUID).
+                     * @example 00000000-0000-4000-8000-000000000000
+                     */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            datasetId: string;
+                            state: "queued" | "running" | "succeeded" | "failed" | "cancelled";
+                            error: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: date-time */
+                            startedAt: string | null;
+                            /** Format: date-time */
+                            finishedAt: string | null;
+                            tasks: {
+                                name: string;
+                                type: string;
+                            }[];
+                            budget: {
+                                trials: number;
+                                maxMinutes: number;
+                            };
+                            /** @description The search space, defaults filled in. */
+                            search: {
+                                [key: string]: unknown;
+                            };
+                            /** @description Epochs of each rung of successive halving. */
+                            rungs: number[];
+                            eta: number;
+                            progress: {
+                                done: number;
+                                total: number;
+                            };
+                            referenceJob: {
+                                jobId: string;
+                                modelId: string;
+                                state: "planned" | "queued" | "running" | "succeeded" | "failed" | "cancelled";
+                            } | null;
+                            references: {
+                                [key: string]: {
+                                    linear: {
+                                        /** @description accuracy, auc, microF1 or rmse */
+                                        metric: string;
+                                        value: number | null;
+                                    } | null;
+                                    single: {
+                                        /** @description accuracy, auc, microF1 or rmse */
+                                        metric: string;
+                                        value: number | null;
+                                    } | null;
+                                };
+                            };
+                            affinity: {
+                                tasks: string[];
+                                matrix: number[][];
+                                groups: string[][];
+                            } | null;
+                            /** @description Groupings of the tasks the search tried. */
+                            groupings: string[][][];
+                            trials: {
+                                /** @description t01, t02, … in the order the seeded sampler drew them */
+                                id: string;
+                                summary: string;
+                                /** @description The training job of its latest run (GET /v1/jobs/:id). */
+                                jobId: string | null;
+                                /** @description The model of its latest succeeded run (named '<study>-trials'). */
+                                modelId: string | null;
+                                state: "planned" | "queued" | "running" | "succeeded" | "failed" | "cancelled";
+                                architecture: {
+                                    [key: string]: unknown;
+                                };
+                                lossWeighting: {
+                                    strategy: string;
+                                };
+                                training: {
+                                    learningRate: number;
+                                    batchSize: number;
+                                    weightDecay?: number;
+                                };
+                                grouping: string[][];
+                                runs: {
+                                    rung: number;
+                                    epochs: number;
+                                    jobId: string;
+                                    modelId: string;
+                                    state: "planned" | "queued" | "running" | "succeeded" | "failed" | "cancelled";
+                                }[];
+                                /** @description Per-task validation metric of its latest finished run. */
+                                validation: {
+                                    [key: string]: {
+                                        /** @description accuracy, auc, microF1 or rmse */
+                                        metric: string;
+                                        value: number | null;
+                                    };
+                                };
+                                /** @description Per task: ±(value − reference) / |reference|, positive when better than the reference. */
+                                gains: {
+                                    [key: string]: number | null;
+                                };
+                                /** @description Mean of the gains (a task without a value counts −1). */
+                                score: number | null;
+                                /** @description Successive halving stopped it before the last rung. */
+                                stoppedEarly: boolean;
+                                parameters: number;
+                                epochs: number;
+                            }[];
+                            best: {
+                                trialId: string;
+                                /** @description The best trial saved as a model named after the study. */
+                                modelId: string;
+                                trialModelId: string;
+                                version: number | null;
+                                score: number;
+                                tasks: {
+                                    [key: string]: {
+                                        metric: string;
+                                        value: number | null;
+                                        reference: number | null;
+                                        referenceKind: string | null;
+                                        gain: number | null;
+                                    };
+                                };
+                                /** @description Mean per-task gain over the references. */
+                                deltaM: number | null;
+                            } | null;
+                            /** @description Trials no other trial beats on every task. */
+                            pareto: string[];
+                            grouping: string[][] | null;
+                        };
+                    };
+                };
+                /** @description application/problem+json (RFC 9457) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description A URN naming the kind of problem. */
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            errors?: {
+                                /** @description JSON pointer to the bad field (of the body unless it starts with /querystring, /params or /headers). */
+                                pointer: string;
+                                detail: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description application/problem+json (RFC 9457) */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description A URN naming the kind of problem. */
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            errors?: {
+                                /** @description JSON pointer to the bad field (of the body unless it starts with /querystring, /params or /headers). */
+                                pointer: string;
+                                detail: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/studies/{id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel a study and every trial
+         * @description Queued trials never start; running ones stop within a training step. A finished study is a 409.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /**
+                     * @description Id (a UUID).
+                     * @example 00000000-0000-4000-8000-000000000000
+                     */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            datasetId: string;
+                            state: "queued" | "running" | "succeeded" | "failed" | "cancelled";
+                            error: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: date-time */
+                            startedAt: string | null;
+                            /** Format: date-time */
+                            finishedAt: string | null;
+                            tasks: {
+                                name: string;
+                                type: string;
+                            }[];
+                            budget: {
+                                trials: number;
+                                maxMinutes: number;
+                            };
+                            /** @description The search space, defaults filled in. */
+                            search: {
+                                [key: string]: unknown;
+                            };
+                            /** @description Epochs of each rung of successive halving. */
+                            rungs: number[];
+                            eta: number;
+                            progress: {
+                                done: number;
+                                total: number;
+                            };
+                            referenceJob: {
+                                jobId: string;
+                                modelId: string;
+                                state: "planned" | "queued" | "running" | "succeeded" | "failed" | "cancelled";
+                            } | null;
+                            references: {
+                                [key: string]: {
+                                    linear: {
+                                        /** @description accuracy, auc, microF1 or rmse */
+                                        metric: string;
+                                        value: number | null;
+                                    } | null;
+                                    single: {
+                                        /** @description accuracy, auc, microF1 or rmse */
+                                        metric: string;
+                                        value: number | null;
+                                    } | null;
+                                };
+                            };
+                            affinity: {
+                                tasks: string[];
+                                matrix: number[][];
+                                groups: string[][];
+                            } | null;
+                            /** @description Groupings of the tasks the search tried. */
+                            groupings: string[][][];
+                            trials: {
+                                /** @description t01, t02, … in the order the seeded sampler drew them */
+                                id: string;
+                                summary: string;
+                                /** @description The training job of its latest run (GET /v1/jobs/:id). */
+                                jobId: string | null;
+                                /** @description The model of its latest succeeded run (named '<study>-trials'). */
+                                modelId: string | null;
+                                state: "planned" | "queued" | "running" | "succeeded" | "failed" | "cancelled";
+                                architecture: {
+                                    [key: string]: unknown;
+                                };
+                                lossWeighting: {
+                                    strategy: string;
+                                };
+                                training: {
+                                    learningRate: number;
+                                    batchSize: number;
+                                    weightDecay?: number;
+                                };
+                                grouping: string[][];
+                                runs: {
+                                    rung: number;
+                                    epochs: number;
+                                    jobId: string;
+                                    modelId: string;
+                                    state: "planned" | "queued" | "running" | "succeeded" | "failed" | "cancelled";
+                                }[];
+                                /** @description Per-task validation metric of its latest finished run. */
+                                validation: {
+                                    [key: string]: {
+                                        /** @description accuracy, auc, microF1 or rmse */
+                                        metric: string;
+                                        value: number | null;
+                                    };
+                                };
+                                /** @description Per task: ±(value − reference) / |reference|, positive when better than the reference. */
+                                gains: {
+                                    [key: string]: number | null;
+                                };
+                                /** @description Mean of the gains (a task without a value counts −1). */
+                                score: number | null;
+                                /** @description Successive halving stopped it before the last rung. */
+                                stoppedEarly: boolean;
+                                parameters: number;
+                                epochs: number;
+                            }[];
+                            best: {
+                                trialId: string;
+                                /** @description The best trial saved as a model named after the study. */
+                                modelId: string;
+                                trialModelId: string;
+                                version: number | null;
+                                score: number;
+                                tasks: {
+                                    [key: string]: {
+                                        metric: string;
+                                        value: number | null;
+                                        reference: number | null;
+                                        referenceKind: string | null;
+                                        gain: number | null;
+                                    };
+                                };
+                                /** @description Mean per-task gain over the references. */
+                                deltaM: number | null;
+                            } | null;
+                            /** @description Trials no other trial beats on every task. */
+                            pareto: string[];
+                            grouping: string[][] | null;
+                        };
+                    };
+                };
+                /** @description application/problem+json (RFC 9457) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description A URN naming the kind of problem. */
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            errors?: {
+                                /** @description JSON pointer to the bad field (of the body unless it starts with /querystring, /params or /headers). */
+                                pointer: string;
+                                detail: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description application/problem+json (RFC 9457) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description A URN naming the kind of problem. */
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            errors?: {
+                                /** @description JSON pointer to the bad field (of the body unless it starts with /querystring, /params or /headers). */
+                                pointer: string;
+                                detail: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description application/problem+json (RFC 9457) */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description A URN naming the kind of problem. */
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            errors?: {
+                                /** @description JSON pointer to the bad field (of the body unless it starts with /querystring, /params or /headers). */
+                                pointer: string;
+                                detail: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/studies/{id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Live study progress as Server-Sent Events
+         * @description text/event-stream: a `study` event (the whole study, as GET /v1/studies/:id) whenever it changes, then `end` when it has finished.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
                 path: {
                     /**
                      * @description Id (a UUID).

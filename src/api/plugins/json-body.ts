@@ -17,6 +17,8 @@ async function jsonBody(app: FastifyInstance) {
   const parse = app.getDefaultJsonParser(app.initialConfig.onProtoPoisoning ?? 'error', app.initialConfig.onConstructorPoisoning ?? 'error');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const charset = charsetOf(request.headers['content-type']);
+    if (charset !== undefined && !UTF8.has(charset)) return done(unsupportedCharset(charset), undefined);
     parse(request, body as string, (err, value) => {
       if (err) return done(err, undefined);
       const at = tooDeep(value, MAX_JSON_DEPTH);
@@ -25,6 +27,22 @@ async function jsonBody(app: FastifyInstance) {
       done(new HttpProblem(400, 'Invalid request', detail, [{ pointer: shorten(at), detail: `nested more than ${MAX_JSON_DEPTH} levels deep` }]), undefined);
     });
   });
+}
+
+/** Charsets read as UTF-8 (JSON is UTF-8, RFC 8259; CSV and NDJSON uploads are read as UTF-8 too). */
+export const UTF8 = new Set(['utf-8', 'utf8', 'us-ascii']);
+
+/** The `charset` parameter of a Content-Type header, lower-cased; undefined when it has none. */
+export function charsetOf(contentType: string | undefined): string | undefined {
+  const match = /;\s*charset\s*=\s*"?([^";\s]+)"?/i.exec(contentType ?? '');
+  return match ? match[1].toLowerCase() : undefined;
+}
+
+/** 415 for a body in a charset other than UTF-8: it would be decoded as UTF-8 and read wrongly. */
+export function unsupportedCharset(charset: string): HttpProblem {
+  return new HttpProblem(415, 'Unsupported Media Type', `bodies are read as UTF-8; charset '${shorten(charset, 40)}' is not supported`, [
+    { pointer: '/headers/content-type', detail: 'charset must be utf-8 (or omitted)' },
+  ]);
 }
 
 /** The JSON pointer of the first list or object nested deeper than `maxDepth` in `value`, if any (no recursion: the value may be deeper than the stack). */

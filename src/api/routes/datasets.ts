@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import { charsetOf, unsupportedCharset, UTF8 } from '../plugins/json-body.js';
 import { HttpProblem } from '../problem.js';
 import { DatasetListSchema, DatasetSchema, UploadQuerySchema } from '../schemas/dataset.js';
 import { IdParamsSchema, problems } from '../schemas/problem.js';
@@ -55,6 +56,8 @@ const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
           { pointer: '/headers/content-type', detail: 'must be text/csv or application/x-ndjson' },
         ]);
       }
+      const charset = charsetOf(request.headers['content-type']);
+      if (charset !== undefined && !UTF8.has(charset)) throw unsupportedCharset(charset);
       const name = request.query.name ?? 'dataset';
       const { config } = app.services;
       const info = await app.services.datasets.create(name, format, request.body as Readable, {

@@ -35,6 +35,9 @@ export const DatasetListSchema = Type.Object({
   datasets: Type.Array(DatasetSummarySchema, { description: 'Summaries, newest first: GET /v1/datasets/{id} has the columns.' }),
 });
 
-export const UploadQuerySchema = Type.Object({
-  name: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'A name for the dataset (default: "dataset").', examples: ['pets'] })),
-});
+export const UploadQuerySchema = Type.Object(
+  {
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'A name for the dataset (default: "dataset").', examples: ['pets'] })),
+  },
+  { additionalProperties: false },
+);
