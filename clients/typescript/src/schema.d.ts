@@ -233,13 +233,13 @@ export interface paths {
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Bad request: the problem names each bad field */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -254,13 +254,13 @@ export interface paths {
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Too large */
                 413: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -275,13 +275,13 @@ export interface paths {
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Unsupported media type */
                 415: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -358,13 +358,13 @@ export interface paths {
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Not found */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -406,13 +406,13 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Not found */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -427,13 +427,13 @@ export interface paths {
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Conflict with the current state */
                 409: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -448,13 +448,13 @@ export interface paths {
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Unavailable (Redis down, overloaded or shutting down); see Retry-After */
                 503: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -549,13 +549,13 @@ export interface paths {
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Unavailable (Redis down, overloaded or shutting down); see Retry-After */
                 503: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -829,13 +829,13 @@ export interface paths {
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Bad request: the problem names each bad field */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -850,13 +850,13 @@ export interface paths {
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Unprocessable: the problem names each bad field */
                 422: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -871,13 +871,13 @@ export interface paths {
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Unavailable (Redis down, overloaded or shutting down); see Retry-After */
                 503: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -977,13 +977,13 @@ export interface paths {
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Not found */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -998,13 +998,13 @@ export interface paths {
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Unavailable (Redis down, overloaded or shutting down); see Retry-After */
                 503: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -1111,13 +1111,13 @@ export interface paths {
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Not found */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -1132,13 +1132,13 @@ export interface paths {
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Conflict with the current state */
                 409: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -1153,13 +1153,13 @@ export interface paths {
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Unavailable (Redis down, overloaded or shutting down); see Retry-After */
                 503: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -1220,13 +1220,13 @@ export interface paths {
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Not found */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -1241,13 +1241,13 @@ export interface paths {
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Unavailable (Redis down, overloaded or shutting down); see Retry-After */
                 503: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -1311,13 +1311,13 @@ export interface paths {
                         "application/json": string;
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Not found */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -1332,13 +1332,13 @@ export interface paths {
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Unavailable (Redis down, overloaded or shutting down); see Retry-After */
                 503: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -1593,13 +1593,13 @@ export interface paths {
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Bad request: the problem names each bad field */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -1614,13 +1614,13 @@ export interface paths {
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Too large */
                 413: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -1635,13 +1635,13 @@ export interface paths {
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Unsupported media type */
                 415: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -1782,13 +1782,13 @@ export interface paths {
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Not found */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -1830,13 +1830,13 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Not found */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -1982,18 +1982,62 @@ export interface paths {
                             version?: number;
                             /** @description One entry per instance with every task: classification/binary {label, probabilities}, multilabel {labels, probabilities}, regression {value}. A cascaded task (dependsOn) gives in label/probabilities the joint probability that its parent's event and its own happen (what its label column means), and adds conditional {given: parent task, label, probabilities}: the probability given the parent's event happened. */
                             predictions: {
-                                [key: string]: unknown;
+                                [key: string]: {
+                                    label: string | number | boolean;
+                                    /**
+                                     * @description Probability per label.
+                                     * @example {
+                                     *       "even": 0.99,
+                                     *       "odd": 0.01
+                                     *     }
+                                     */
+                                    probabilities: {
+                                        [key: string]: number;
+                                    };
+                                    /** @description Cascaded task (dependsOn): the probabilities given that the parent's event happened. */
+                                    conditional?: {
+                                        /** @description The parent task. */
+                                        given: string;
+                                        label: string | number | boolean;
+                                        /**
+                                         * @description Probability per label.
+                                         * @example {
+                                         *       "even": 0.99,
+                                         *       "odd": 0.01
+                                         *     }
+                                         */
+                                        probabilities: {
+                                            [key: string]: number;
+                                        };
+                                    };
+                                } | {
+                                    /** @description Every label whose probability is at least 0.5. */
+                                    labels: (string | number | boolean)[];
+                                    /**
+                                     * @description Probability per label.
+                                     * @example {
+                                     *       "even": 0.99,
+                                     *       "odd": 0.01
+                                     *     }
+                                     */
+                                    probabilities: {
+                                        [key: string]: number;
+                                    };
+                                } | {
+                                    /** @description In the units of the target column (de-standardised). */
+                                    value: number;
+                                };
                             }[];
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Bad request: the problem names each bad field */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -2008,13 +2052,13 @@ export interface paths {
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Not found */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -2029,13 +2073,13 @@ export interface paths {
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Too large */
                 413: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -2099,13 +2143,13 @@ export interface paths {
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Not found */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -2185,13 +2229,13 @@ export interface paths {
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Bad request: the problem names each bad field */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -2206,13 +2250,13 @@ export interface paths {
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Not found */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -2258,13 +2302,13 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Bad request: the problem names each bad field */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -2279,13 +2323,13 @@ export interface paths {
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Not found */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -2342,13 +2386,13 @@ export interface paths {
                         "application/gzip": string;
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Not found */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
