@@ -123,10 +123,15 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List datasets */
+        /** List datasets (summaries, newest first; in pages: limit, cursor) */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    /** @description Page size (1–1000, default 100). */
+                    limit?: number;
+                    /** @description Opaque: the nextCursor of the previous page. Absent: the first page. */
+                    cursor?: string;
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -154,6 +159,29 @@ export interface paths {
                                 columnTypes: {
                                     [key: string]: number;
                                 };
+                            }[];
+                            /** @description Pass as ?cursor= to get the next page; absent on the last page. */
+                            nextCursor?: string;
+                        };
+                    };
+                };
+                /** @description Bad request: the problem names each bad field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": {
+                            /** @description A URN naming the kind of problem. */
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            errors?: {
+                                /** @description JSON pointer to the bad field (of the body unless it starts with /querystring, /params or /headers). */
+                                pointer: string;
+                                detail: string;
                             }[];
                         };
                     };
@@ -483,10 +511,15 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List training jobs (newest first) */
+        /** List training jobs (newest first; in pages: limit, cursor) */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    /** @description Page size (1–1000, default 100). */
+                    limit?: number;
+                    /** @description Opaque: the nextCursor of the previous page. Absent: the first page. */
+                    cursor?: string;
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -500,6 +533,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
+                            /** @description Newest first. */
                             jobs: {
                                 id: string;
                                 /** @description Name of the model it trains. */
@@ -545,6 +579,29 @@ export interface paths {
                                 startedAt: string | null;
                                 /** Format: date-time */
                                 finishedAt: string | null;
+                            }[];
+                            /** @description Pass as ?cursor= to get the next page; absent on the last page. */
+                            nextCursor?: string;
+                        };
+                    };
+                };
+                /** @description Bad request: the problem names each bad field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": {
+                            /** @description A URN naming the kind of problem. */
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            errors?: {
+                                /** @description JSON pointer to the bad field (of the body unless it starts with /querystring, /params or /headers). */
+                                pointer: string;
+                                detail: string;
                             }[];
                         };
                     };
@@ -1376,6 +1433,10 @@ export interface paths {
                 query?: {
                     /** @description Only the versions of this model name, highest version first. */
                     name?: string;
+                    /** @description Page size (1–1000, default 100). */
+                    limit?: number;
+                    /** @description Opaque: the nextCursor of the previous page. Absent: the first page. */
+                    cursor?: string;
                 };
                 header?: never;
                 path?: never;
@@ -1474,6 +1535,29 @@ export interface paths {
                                 samplesPerSec: number;
                                 backend: string;
                                 warnings: string[];
+                            }[];
+                            /** @description Pass as ?cursor= to get the next page; absent on the last page. */
+                            nextCursor?: string;
+                        };
+                    };
+                };
+                /** @description Bad request: the problem names each bad field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": {
+                            /** @description A URN naming the kind of problem. */
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            errors?: {
+                                /** @description JSON pointer to the bad field (of the body unless it starts with /querystring, /params or /headers). */
+                                pointer: string;
+                                detail: string;
                             }[];
                         };
                     };

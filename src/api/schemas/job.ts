@@ -1,3 +1,4 @@
+import { NextCursorSchema } from '../pagination.js';
 import { Type } from '@sinclair/typebox';
 import { Nullable } from './problem.js';
 
@@ -37,4 +38,4 @@ export const JobSchema = Type.Object({
 });
 
 export const JobAcceptedSchema = Type.Object({ id: Type.String(), state: Type.Literal('queued'), modelId: Type.String({ description: 'Id the model will have once the job succeeds.' }) });
-export const JobListSchema = Type.Object({ jobs: Type.Array(JobSchema) });
+export const JobListSchema = Type.Object({ jobs: Type.Array(JobSchema, { description: 'Newest first.' }), nextCursor: NextCursorSchema });

@@ -1,4 +1,5 @@
 import { Type } from '@sinclair/typebox';
+import { NextCursorSchema, PageQuerySchema } from '../pagination.js';
 
 const LabelSchema = Type.Union([Type.String(), Type.Number(), Type.Boolean()]);
 
@@ -64,10 +65,11 @@ export const ModelSchema = Type.Object({
   preprocessing: Type.Unknown({ description: 'Scaling, vocabularies and label encoders fitted on the training split.' }),
 });
 
-export const ModelListSchema = Type.Object({ models: Type.Array(Type.Omit(ModelSchema, ['preprocessing'])) });
+export const ModelListSchema = Type.Object({ models: Type.Array(Type.Omit(ModelSchema, ['preprocessing'])), nextCursor: NextCursorSchema });
 
 export const ModelListQuerySchema = Type.Object({
   name: Type.Optional(Type.String({ minLength: 1, description: 'Only the versions of this model name, highest version first.' })),
+  ...PageQuerySchema.properties,
 });
 
 export const ModelRefParamsSchema = Type.Object({
