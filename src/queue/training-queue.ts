@@ -31,6 +31,8 @@ export interface JobView {
   startedAt: string | null;
   finishedAt: string | null;
   result: TrainingJobResult | null;
+  /** The training spec as submitted. */
+  spec: Record<string, unknown>;
 }
 
 export interface TrainingQueueOptions {
@@ -230,6 +232,7 @@ function toView(job: Job<TrainingJobData, TrainingJobResult>, state: JobState): 
     startedAt: job.processedOn ? new Date(job.processedOn).toISOString() : null,
     finishedAt: job.finishedOn ? new Date(job.finishedOn).toISOString() : null,
     result: job.returnvalue ?? null,
+    spec: job.data.spec as unknown as Record<string, unknown>,
   };
 }
 

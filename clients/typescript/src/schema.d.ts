@@ -127,8 +127,11 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
-                    /** @description Page size (1–1000, default 100). */
-                    limit?: number;
+                    /**
+                     * @description Page size: an integer 1–1000 (default 100).
+                     * @example 100
+                     */
+                    limit?: string;
                     /** @description Opaque: the nextCursor of the previous page. Absent: the first page. */
                     cursor?: string;
                 };
@@ -515,8 +518,11 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
-                    /** @description Page size (1–1000, default 100). */
-                    limit?: number;
+                    /**
+                     * @description Page size: an integer 1–1000 (default 100).
+                     * @example 100
+                     */
+                    limit?: string;
                     /** @description Opaque: the nextCursor of the previous page. Absent: the first page. */
                     cursor?: string;
                 };
@@ -579,6 +585,18 @@ export interface paths {
                                 startedAt: string | null;
                                 /** Format: date-time */
                                 finishedAt: string | null;
+                                /** @description The training spec as submitted (what a run comparison diffs). */
+                                spec?: {
+                                    [key: string]: unknown;
+                                };
+                                /** @description Once the job succeeded. */
+                                result?: {
+                                    /** @description The epoch whose weights the model kept (best value of training.monitor). */
+                                    bestEpoch: number;
+                                    epochsRun: number;
+                                    /** @description True when early stopping ended training before training.epochs. */
+                                    stoppedEarly: boolean;
+                                } | null;
                             }[];
                             /** @description Pass as ?cursor= to get the next page; absent on the last page. */
                             nextCursor?: string;
@@ -1031,6 +1049,18 @@ export interface paths {
                             startedAt: string | null;
                             /** Format: date-time */
                             finishedAt: string | null;
+                            /** @description The training spec as submitted (what a run comparison diffs). */
+                            spec?: {
+                                [key: string]: unknown;
+                            };
+                            /** @description Once the job succeeded. */
+                            result?: {
+                                /** @description The epoch whose weights the model kept (best value of training.monitor). */
+                                bestEpoch: number;
+                                epochsRun: number;
+                                /** @description True when early stopping ended training before training.epochs. */
+                                stoppedEarly: boolean;
+                            } | null;
                         };
                     };
                 };
@@ -1165,6 +1195,18 @@ export interface paths {
                             startedAt: string | null;
                             /** Format: date-time */
                             finishedAt: string | null;
+                            /** @description The training spec as submitted (what a run comparison diffs). */
+                            spec?: {
+                                [key: string]: unknown;
+                            };
+                            /** @description Once the job succeeded. */
+                            result?: {
+                                /** @description The epoch whose weights the model kept (best value of training.monitor). */
+                                bestEpoch: number;
+                                epochsRun: number;
+                                /** @description True when early stopping ended training before training.epochs. */
+                                stoppedEarly: boolean;
+                            } | null;
                         };
                     };
                 };
@@ -1433,8 +1475,11 @@ export interface paths {
                 query?: {
                     /** @description Only the versions of this model name, highest version first. */
                     name?: string;
-                    /** @description Page size (1–1000, default 100). */
-                    limit?: number;
+                    /**
+                     * @description Page size: an integer 1–1000 (default 100).
+                     * @example 100
+                     */
+                    limit?: string;
                     /** @description Opaque: the nextCursor of the previous page. Absent: the first page. */
                     cursor?: string;
                 };

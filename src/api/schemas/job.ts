@@ -35,6 +35,19 @@ export const JobSchema = Type.Object({
   createdAt: Type.String({ format: 'date-time' }),
   startedAt: Nullable(Type.String({ format: 'date-time' })),
   finishedAt: Nullable(Type.String({ format: 'date-time' })),
+  spec: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'The training spec as submitted (what a run comparison diffs).' })),
+  result: Type.Optional(
+    Nullable(
+      Type.Object(
+        {
+          bestEpoch: Type.Integer({ description: 'The epoch whose weights the model kept (best value of training.monitor).' }),
+          epochsRun: Type.Integer(),
+          stoppedEarly: Type.Boolean({ description: 'True when early stopping ended training before training.epochs.' }),
+        },
+        { description: 'Once the job succeeded.' },
+      ),
+    ),
+  ),
 });
 
 export const JobAcceptedSchema = Type.Object({ id: Type.String(), state: Type.Literal('queued'), modelId: Type.String({ description: 'Id the model will have once the job succeeds.' }) });
