@@ -1,4 +1,4 @@
-import { isMissing, MISSING_STRINGS, toNumber } from './values.js';
+import { isMissing, MISSING_STRINGS, toLabelList, toNumber } from './values.js';
 
 export type ColumnType = 'numeric' | 'categorical' | 'boolean' | 'multilabel' | 'empty';
 
@@ -7,10 +7,13 @@ export interface ColumnInfo {
   type: ColumnType;
   /** Rows where the cell is missing (empty, NA, null). */
   missing: number;
-  /** Distinct non-missing values, counted up to `DISTINCT_CAP` (then `distinctCapped` is true). */
+  /**
+   * Distinct non-missing values, counted up to `DISTINCT_CAP` (then `distinctCapped` is true). For a
+   * multilabel column: distinct single labels (`a|b` and `b` count `a` and `b`), not their combinations.
+   */
   distinct: number;
   distinctCapped: boolean;
-  /** Up to 20 of the distinct values, for a quick look; texts cut to `SAMPLE_CHARS` (see `sampleValue`). */
+  /** Up to 20 of the distinct values (single labels for a multilabel column), for a quick look; texts cut to `SAMPLE_CHARS` (see `sampleValue`). */
   sample: (string | number | boolean)[];
   min?: number;
   max?: number;
@@ -90,6 +93,10 @@ class ColumnStats {
   readonly distinct = new Set<string>();
   readonly sample: (string | number | boolean)[] = [];
   capped = false;
+  /** Single labels, should the column turn out multilabel: every cell split as toLabelList splits it. */
+  readonly labels = new Set<string>();
+  readonly labelSample: (string | number | boolean)[] = [];
+  labelsCapped = false;
 
   constructor(readonly name: string) {}
 
@@ -101,6 +108,7 @@ class ColumnStats {
     }
     this.present++;
     if (Array.isArray(value)) this.lists++;
+    this.addLabels(value);
     if (typeof value === 'boolean') this.booleans++;
     else if (typeof value === 'number') this.addNumber(value);
     this.addDistinct(typeof value === 'object' ? distinctKey(JSON.stringify(value)) : String(value), value);
@@ -115,6 +123,7 @@ class ColumnStats {
     }
     this.present++;
     if (value.includes('|')) this.lists++;
+    this.addLabels(value);
     if (BOOLEAN_STRINGS.has(t)) this.booleans++;
     else {
       const n = Number(t);
@@ -139,6 +148,20 @@ class ColumnStats {
     }
   }
 
+  private addLabels(value: unknown): void {
+    if (this.labelsCapped) return;
+    for (const label of toLabelList(value) ?? []) {
+      const key = distinctKey(String(label));
+      if (this.labels.has(key)) continue;
+      if (this.labels.size >= DISTINCT_CAP) {
+        this.labelsCapped = true;
+        return;
+      }
+      this.labels.add(key);
+      if (this.labelSample.length < 20) this.labelSample.push(sampleValue(label));
+    }
+  }
+
   info(): ColumnInfo {
     let type: ColumnType;
     if (this.present === 0) type = 'empty';
@@ -154,6 +177,7 @@ class ColumnStats {
       distinctCapped: this.capped,
       sample: type === 'numeric' ? this.sample.map((v) => toNumber(v) ?? v) : this.sample,
     };
+    if (type === 'multilabel') Object.assign(info, { distinct: this.labels.size, distinctCapped: this.labelsCapped, sample: this.labelSample });
     if (type === 'numeric') {
       info.min = this.min;
       info.max = this.max;

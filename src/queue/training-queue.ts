@@ -11,6 +11,12 @@ import { DatasetBusyError, IdempotencyKeyReusedError, JobStateConflictError } fr
 import { RedisLock } from './redis-lock.js';
 
 /** A training job as users see it. */
+/** A job as a list sees it before its state is read. */
+export interface JobListEntry {
+  id: string;
+  createdAt: string;
+}
+
 export interface JobView {
   id: string;
   name: string;
@@ -27,6 +33,8 @@ export interface JobView {
   result: TrainingJobResult | null;
   /** The study and trial this job trains, if it is a study's trial. */
   study: TrialTag | null;
+  /** The training spec as submitted. */
+  spec: Record<string, unknown>;
 }
 
 export interface TrainingQueueOptions {
@@ -147,9 +155,20 @@ export class TrainingQueue {
   }
 
   async list(limit = 100): Promise<JobView[]> {
-    const jobs = await this.queue.getJobs(['active', 'waiting', 'prioritized', 'delayed', 'completed', 'failed'], 0, limit - 1);
-    const views = await Promise.all(jobs.filter(Boolean).map((j) => this.viewOf(j)));
-    return views.sort((a, b) => b.createdAt.localeCompare(a.createdAt)).slice(0, limit);
+    return this.listSelected((jobs) => jobs.slice(0, limit));
+  }
+
+  /**
+   * The jobs `select` picks from every job (newest first: creation time, then id). It sees the jobs
+   * as BullMQ holds them, so only the chosen ones have their state read (a round trip each).
+   */
+  async listSelected(select: (jobs: JobListEntry[]) => JobListEntry[]): Promise<JobView[]> {
+    const jobs = (await this.queue.getJobs(['active', 'waiting', 'prioritized', 'delayed', 'completed', 'failed'], 0, -1)).filter(Boolean);
+    const byId = new Map(jobs.map((j) => [j.id!, j]));
+    const entries = jobs
+      .map((j) => ({ id: j.id!, createdAt: new Date(j.timestamp).toISOString() }))
+      .sort((a, b) => b.createdAt.localeCompare(a.createdAt) || (a.id < b.id ? 1 : -1));
+    return Promise.all(select(entries).map((e) => this.viewOf(byId.get(e.id)!)));
   }
 
   /**
@@ -231,6 +250,7 @@ function toView(job: Job<TrainingJobData, TrainingJobResult>, state: JobState): 
     finishedAt: job.finishedOn ? new Date(job.finishedOn).toISOString() : null,
     result: job.returnvalue ?? null,
     study: job.data.study ?? null,
+    spec: job.data.spec as unknown as Record<string, unknown>,
   };
 }
 

@@ -11,6 +11,7 @@ export type { paths } from './schema.js';
 export { readServerSentEvents, type ServerSentEvent } from './sse.js';
 
 type Json<T> = T extends { content: { 'application/json': infer B } } ? B : never;
+type ProblemJson<T> = T extends { content: { 'application/problem+json': infer B } } ? B : never;
 
 export type Dataset = Json<paths['/v1/datasets/{id}']['get']['responses'][200]>;
 /** A dataset in the list: its summary (column count and types); `get` gives every column. */
@@ -26,7 +27,7 @@ export type PredictResponse = Json<paths['/v1/models/{id}/predict']['post']['res
 export type Instance = PredictRequest['instances'][number];
 export type Alias = Json<paths['/v1/models/{id}/aliases/{alias}']['put']['responses'][200]>;
 export type AliasList = Json<paths['/v1/models/{id}/aliases']['get']['responses'][200]>;
-export type Problem = Json<paths['/v1/models/{id}']['get']['responses'][404]>;
+export type Problem = ProblemJson<paths['/v1/models/{id}']['get']['responses'][404]>;
 export type InferRequest = Json<paths['/v2/models/{name}/infer']['post']['requestBody']>;
 export type InferResponse = Json<paths['/v2/models/{name}/infer']['post']['responses'][200]>;
 export type InferModelMetadata = Json<paths['/v2/models/{name}']['get']['responses'][200]>;

@@ -123,10 +123,18 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List datasets */
+        /** List datasets (summaries, newest first; in pages: limit, cursor) */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    /**
+                     * @description Page size: an integer 1–1000 (default 100).
+                     * @example 100
+                     */
+                    limit?: string;
+                    /** @description Opaque: the nextCursor of the previous page. Absent: the first page. */
+                    cursor?: string;
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -154,6 +162,29 @@ export interface paths {
                                 columnTypes: {
                                     [key: string]: number;
                                 };
+                            }[];
+                            /** @description Pass as ?cursor= to get the next page; absent on the last page. */
+                            nextCursor?: string;
+                        };
+                    };
+                };
+                /** @description Bad request: the problem names each bad field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": {
+                            /** @description A URN naming the kind of problem. */
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            errors?: {
+                                /** @description JSON pointer to the bad field (of the body unless it starts with /querystring, /params or /headers). */
+                                pointer: string;
+                                detail: string;
                             }[];
                         };
                     };
@@ -233,13 +264,13 @@ export interface paths {
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Bad request: the problem names each bad field */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -254,13 +285,13 @@ export interface paths {
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Too large */
                 413: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -275,13 +306,13 @@ export interface paths {
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Unsupported media type */
                 415: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -358,13 +389,13 @@ export interface paths {
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Not found */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -406,13 +437,13 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Not found */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -427,13 +458,13 @@ export interface paths {
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Conflict with the current state */
                 409: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -448,13 +479,13 @@ export interface paths {
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Unavailable (Redis down, overloaded or shutting down); see Retry-After */
                 503: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -483,10 +514,18 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List training jobs (newest first) */
+        /** List training jobs (newest first; in pages: limit, cursor) */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    /**
+                     * @description Page size: an integer 1–1000 (default 100).
+                     * @example 100
+                     */
+                    limit?: string;
+                    /** @description Opaque: the nextCursor of the previous page. Absent: the first page. */
+                    cursor?: string;
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -500,6 +539,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
+                            /** @description Newest first. */
                             jobs: {
                                 id: string;
                                 /** @description Name of the model it trains. */
@@ -556,17 +596,52 @@ export interface paths {
                                     studyId: string;
                                     trialId: string;
                                 } | null;
+                                /** @description The training spec as submitted (what a run comparison diffs). */
+                                spec?: {
+                                    [key: string]: unknown;
+                                };
+                                /** @description Once the job succeeded. */
+                                result?: {
+                                    /** @description The epoch whose weights the model kept (best value of training.monitor). */
+                                    bestEpoch: number;
+                                    epochsRun: number;
+                                    /** @description True when early stopping ended training before training.epochs. */
+                                    stoppedEarly: boolean;
+                                } | null;
+                            }[];
+                            /** @description Pass as ?cursor= to get the next page; absent on the last page. */
+                            nextCursor?: string;
+                        };
+                    };
+                };
+                /** @description Bad request: the problem names each bad field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": {
+                            /** @description A URN naming the kind of problem. */
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            errors?: {
+                                /** @description JSON pointer to the bad field (of the body unless it starts with /querystring, /params or /headers). */
+                                pointer: string;
+                                detail: string;
                             }[];
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Unavailable (Redis down, overloaded or shutting down); see Retry-After */
                 503: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -840,13 +915,13 @@ export interface paths {
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Bad request: the problem names each bad field */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -861,13 +936,13 @@ export interface paths {
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Unprocessable: the problem names each bad field */
                 422: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -882,13 +957,13 @@ export interface paths {
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Unavailable (Redis down, overloaded or shutting down); see Retry-After */
                 503: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -996,16 +1071,28 @@ export interface paths {
                                 studyId: string;
                                 trialId: string;
                             } | null;
+                            /** @description The training spec as submitted (what a run comparison diffs). */
+                            spec?: {
+                                [key: string]: unknown;
+                            };
+                            /** @description Once the job succeeded. */
+                            result?: {
+                                /** @description The epoch whose weights the model kept (best value of training.monitor). */
+                                bestEpoch: number;
+                                epochsRun: number;
+                                /** @description True when early stopping ended training before training.epochs. */
+                                stoppedEarly: boolean;
+                            } | null;
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Not found */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -1020,13 +1107,13 @@ export interface paths {
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Unavailable (Redis down, overloaded or shutting down); see Retry-After */
                 503: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -1141,16 +1228,28 @@ export interface paths {
                                 studyId: string;
                                 trialId: string;
                             } | null;
+                            /** @description The training spec as submitted (what a run comparison diffs). */
+                            spec?: {
+                                [key: string]: unknown;
+                            };
+                            /** @description Once the job succeeded. */
+                            result?: {
+                                /** @description The epoch whose weights the model kept (best value of training.monitor). */
+                                bestEpoch: number;
+                                epochsRun: number;
+                                /** @description True when early stopping ended training before training.epochs. */
+                                stoppedEarly: boolean;
+                            } | null;
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Not found */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -1165,13 +1264,13 @@ export interface paths {
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Conflict with the current state */
                 409: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -1186,13 +1285,13 @@ export interface paths {
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Unavailable (Redis down, overloaded or shutting down); see Retry-After */
                 503: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -1253,13 +1352,13 @@ export interface paths {
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Not found */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -1274,13 +1373,13 @@ export interface paths {
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Unavailable (Redis down, overloaded or shutting down); see Retry-After */
                 503: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -1344,13 +1443,13 @@ export interface paths {
                         "application/json": string;
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Not found */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -1365,13 +1464,13 @@ export interface paths {
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Unavailable (Redis down, overloaded or shutting down); see Retry-After */
                 503: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -1436,13 +1535,13 @@ export interface paths {
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Unavailable (Redis down, overloaded or shutting down); see Retry-After */
                 503: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -1584,13 +1683,13 @@ export interface paths {
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Bad request: the problem names each bad field */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -1605,13 +1704,13 @@ export interface paths {
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Unprocessable: the problem names each bad field */
                 422: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -1626,13 +1725,13 @@ export interface paths {
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Unavailable (Redis down, overloaded or shutting down); see Retry-After */
                 503: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -1813,13 +1912,13 @@ export interface paths {
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Not found */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -1834,13 +1933,13 @@ export interface paths {
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Unavailable (Redis down, overloaded or shutting down); see Retry-After */
                 503: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -2028,13 +2127,13 @@ export interface paths {
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Not found */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -2049,13 +2148,13 @@ export interface paths {
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Conflict with the current state */
                 409: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -2070,13 +2169,13 @@ export interface paths {
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Unavailable (Redis down, overloaded or shutting down); see Retry-After */
                 503: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -2134,13 +2233,13 @@ export interface paths {
                         "application/json": string;
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Not found */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -2155,13 +2254,13 @@ export interface paths {
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Unavailable (Redis down, overloaded or shutting down); see Retry-After */
                 503: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -2199,6 +2298,13 @@ export interface paths {
                 query?: {
                     /** @description Only the versions of this model name, highest version first. */
                     name?: string;
+                    /**
+                     * @description Page size: an integer 1–1000 (default 100).
+                     * @example 100
+                     */
+                    limit?: string;
+                    /** @description Opaque: the nextCursor of the previous page. Absent: the first page. */
+                    cursor?: string;
                 };
                 header?: never;
                 path?: never;
@@ -2311,6 +2417,29 @@ export interface paths {
                                 samplesPerSec: number;
                                 backend: string;
                                 warnings: string[];
+                            }[];
+                            /** @description Pass as ?cursor= to get the next page; absent on the last page. */
+                            nextCursor?: string;
+                        };
+                    };
+                };
+                /** @description Bad request: the problem names each bad field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": {
+                            /** @description A URN naming the kind of problem. */
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            errors?: {
+                                /** @description JSON pointer to the bad field (of the body unless it starts with /querystring, /params or /headers). */
+                                pointer: string;
+                                detail: string;
                             }[];
                         };
                     };
@@ -2444,13 +2573,13 @@ export interface paths {
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Bad request: the problem names each bad field */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -2465,13 +2594,13 @@ export interface paths {
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Too large */
                 413: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -2486,13 +2615,13 @@ export interface paths {
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Unsupported media type */
                 415: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -2647,13 +2776,13 @@ export interface paths {
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Not found */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -2695,13 +2824,13 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Not found */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -2847,18 +2976,62 @@ export interface paths {
                             version?: number;
                             /** @description One entry per instance with every task: classification/binary {label, probabilities}, multilabel {labels, probabilities}, regression {value}. A cascaded task (dependsOn) gives in label/probabilities the joint probability that its parent's event and its own happen (what its label column means), and adds conditional {given: parent task, label, probabilities}: the probability given the parent's event happened. */
                             predictions: {
-                                [key: string]: unknown;
+                                [key: string]: {
+                                    label: string | number | boolean;
+                                    /**
+                                     * @description Probability per label.
+                                     * @example {
+                                     *       "even": 0.99,
+                                     *       "odd": 0.01
+                                     *     }
+                                     */
+                                    probabilities: {
+                                        [key: string]: number;
+                                    };
+                                    /** @description Cascaded task (dependsOn): the probabilities given that the parent's event happened. */
+                                    conditional?: {
+                                        /** @description The parent task. */
+                                        given: string;
+                                        label: string | number | boolean;
+                                        /**
+                                         * @description Probability per label.
+                                         * @example {
+                                         *       "even": 0.99,
+                                         *       "odd": 0.01
+                                         *     }
+                                         */
+                                        probabilities: {
+                                            [key: string]: number;
+                                        };
+                                    };
+                                } | {
+                                    /** @description Every label whose probability is at least 0.5. */
+                                    labels: (string | number | boolean)[];
+                                    /**
+                                     * @description Probability per label.
+                                     * @example {
+                                     *       "even": 0.99,
+                                     *       "odd": 0.01
+                                     *     }
+                                     */
+                                    probabilities: {
+                                        [key: string]: number;
+                                    };
+                                } | {
+                                    /** @description In the units of the target column (de-standardised). */
+                                    value: number;
+                                };
                             }[];
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Bad request: the problem names each bad field */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -2873,13 +3046,13 @@ export interface paths {
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Not found */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -2894,13 +3067,13 @@ export interface paths {
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Too large */
                 413: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -2964,13 +3137,13 @@ export interface paths {
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Not found */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -3050,13 +3223,13 @@ export interface paths {
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Bad request: the problem names each bad field */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -3071,13 +3244,13 @@ export interface paths {
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Not found */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -3123,13 +3296,13 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Bad request: the problem names each bad field */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -3144,13 +3317,13 @@ export interface paths {
                         };
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Not found */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;
@@ -3207,13 +3380,13 @@ export interface paths {
                         "application/gzip": string;
                     };
                 };
-                /** @description application/problem+json (RFC 9457) */
+                /** @description Not found */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
+                        "application/problem+json": {
                             /** @description A URN naming the kind of problem. */
                             type: string;
                             title: string;

@@ -5,6 +5,7 @@ import { charsetOf, unsupportedCharset, UTF8 } from '../plugins/json-body.js';
 import { HttpProblem } from '../problem.js';
 import { DatasetListSchema, DatasetSchema, UploadQuerySchema } from '../schemas/dataset.js';
 import { IdParamsSchema, problems } from '../schemas/problem.js';
+import { PageQuerySchema, paginate } from '../pagination.js';
 import type { TabularFormat } from '../../store/tabular-parser.js';
 
 const FORMATS: Record<string, TabularFormat> = {
@@ -71,9 +72,14 @@ const datasetRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   );
 
-  app.get('/v1/datasets', { schema: { tags: ['datasets'], summary: 'List datasets', response: { 200: DatasetListSchema } } }, async function listDatasets() {
-    return { datasets: await app.services.datasets.list() };
-  });
+  app.get(
+    '/v1/datasets',
+    { schema: { tags: ['datasets'], summary: 'List datasets (summaries, newest first; in pages: limit, cursor)', querystring: PageQuerySchema, response: { 200: DatasetListSchema, ...problems(400) } } },
+    async function listDatasets(request) {
+      const { page, nextCursor } = paginate(await app.services.datasets.list(), (d) => [d.createdAt, d.id], request.query);
+      return { datasets: page, nextCursor };
+    },
+  );
 
   app.get(
     '/v1/datasets/:id',

@@ -6,6 +6,7 @@ import { SpecError } from '../../mtl/spec-error.js';
 import { NotFoundError } from '../../shared/not-found-error.js';
 import { JobAcceptedSchema, JobListSchema, JobSchema } from '../schemas/job.js';
 import { IdParamsSchema, problems } from '../schemas/problem.js';
+import { PageQuerySchema, paginate } from '../pagination.js';
 import { Type } from '@sinclair/typebox';
 import { streamJobEvents } from '../job-event-stream.js';
 
@@ -81,9 +82,19 @@ const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   );
 
-  app.get('/v1/jobs', { schema: { tags: ['jobs'], summary: 'List training jobs (newest first)', response: { 200: JobListSchema, ...problems(503) } } }, async function listJobs() {
-    return { jobs: await app.services.trainingQueue.list() };
-  });
+  app.get(
+    '/v1/jobs',
+    { schema: { tags: ['jobs'], summary: 'List training jobs (newest first; in pages: limit, cursor)', querystring: PageQuerySchema, response: { 200: JobListSchema, ...problems(400, 503) } } },
+    async function listJobs(request) {
+      let nextCursor: string | undefined;
+      const jobs = await app.services.trainingQueue.listSelected((all) => {
+        const result = paginate(all, (j) => [j.createdAt, j.id], request.query);
+        nextCursor = result.nextCursor;
+        return result.page;
+      });
+      return { jobs, nextCursor };
+    },
+  );
 
   app.get(
     '/v1/jobs/:id',

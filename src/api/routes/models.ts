@@ -5,6 +5,7 @@ import { servePredictions } from '../serve-predictions.js';
 import { withAliases } from '../model-aliases-view.js';
 import { ModelListQuerySchema, ModelListSchema, ModelRefParamsSchema, ModelSchema, PredictRequestSchema, PredictResponseSchema, serializePredictResponse } from '../schemas/model.js';
 import { IdParamsSchema, problems } from '../schemas/problem.js';
+import { paginate } from '../pagination.js';
 
 /** The first scan of examples/digits.csv (a 0) with every pixel feature, so "Try it out" works on the README's digits-mtl model. */
 const DIGIT_ZERO = Object.fromEntries('0,0,5,13,9,1,0,0,0,0,13,15,10,15,5,0,0,3,15,2,0,11,8,0,0,4,12,0,0,8,8,0,0,5,8,0,0,9,8,0,0,4,11,0,1,12,7,0,0,2,14,5,10,12,0,0,0,0,6,13,10,0,0,0'.split(',').map((v, i) => [`p${i}`, Number(v)]));
@@ -19,11 +20,15 @@ const modelRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['models'],
         summary: 'List trained models (newest first); with ?name=, the versions of that name (highest first)',
         querystring: ModelListQuerySchema,
-        response: { 200: ModelListSchema },
+        response: { 200: ModelListSchema, ...problems(400) },
       },
     },
     async function listModels(request) {
-      return { models: await withAliases(app.services.models, await app.services.models.list({ name: request.query.name })) };
+      const { name } = request.query;
+      const all = await app.services.models.list({ name });
+      // With a name, versions order the list (highest first); otherwise creation time (newest first).
+      const { page, nextCursor } = paginate(all, (m) => [name === undefined ? m.createdAt : (m.version ?? 0), m.id], request.query);
+      return { models: await withAliases(app.services.models, page), nextCursor };
     },
   );
 

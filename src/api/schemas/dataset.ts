@@ -1,4 +1,5 @@
 import { Type } from '@sinclair/typebox';
+import { NextCursorSchema } from '../pagination.js';
 
 export const ColumnSchema = Type.Object({
   name: Type.String(),
@@ -33,6 +34,7 @@ export const DatasetSummarySchema = Type.Object({
 
 export const DatasetListSchema = Type.Object({
   datasets: Type.Array(DatasetSummarySchema, { description: 'Summaries, newest first: GET /v1/datasets/{id} has the columns.' }),
+  nextCursor: NextCursorSchema,
 });
 
 export const UploadQuerySchema = Type.Object(

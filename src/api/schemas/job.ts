@@ -1,3 +1,4 @@
+import { NextCursorSchema } from '../pagination.js';
 import { Type } from '@sinclair/typebox';
 import { Nullable } from './problem.js';
 
@@ -42,7 +43,20 @@ export const JobSchema = Type.Object({
   startedAt: Nullable(Type.String({ format: 'date-time' })),
   finishedAt: Nullable(Type.String({ format: 'date-time' })),
   study: Type.Optional(Nullable(Type.Object({ studyId: Type.String(), trialId: Type.String() }, { description: 'The study and trial this job trains (GET /v1/studies/:id).' }))),
+  spec: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'The training spec as submitted (what a run comparison diffs).' })),
+  result: Type.Optional(
+    Nullable(
+      Type.Object(
+        {
+          bestEpoch: Type.Integer({ description: 'The epoch whose weights the model kept (best value of training.monitor).' }),
+          epochsRun: Type.Integer(),
+          stoppedEarly: Type.Boolean({ description: 'True when early stopping ended training before training.epochs.' }),
+        },
+        { description: 'Once the job succeeded.' },
+      ),
+    ),
+  ),
 });
 
 export const JobAcceptedSchema = Type.Object({ id: Type.String(), state: Type.Literal('queued'), modelId: Type.String({ description: 'Id the model will have once the job succeeds.' }) });
-export const JobListSchema = Type.Object({ jobs: Type.Array(JobSchema) });
+export const JobListSchema = Type.Object({ jobs: Type.Array(JobSchema, { description: 'Newest first.' }), nextCursor: NextCursorSchema });

@@ -1,4 +1,5 @@
 import { Type } from '@sinclair/typebox';
+import { NextCursorSchema, PageQuerySchema } from '../pagination.js';
 
 const LabelSchema = Type.Union([Type.String(), Type.Number(), Type.Boolean()]);
 
@@ -87,10 +88,11 @@ export const ModelSchema = Type.Object({
   preprocessing: Type.Unknown({ description: 'Scaling, vocabularies and label encoders fitted on the training split.' }),
 });
 
-export const ModelListSchema = Type.Object({ models: Type.Array(Type.Omit(ModelSchema, ['preprocessing'])) });
+export const ModelListSchema = Type.Object({ models: Type.Array(Type.Omit(ModelSchema, ['preprocessing'])), nextCursor: NextCursorSchema });
 
 export const ModelListQuerySchema = Type.Object({
   name: Type.Optional(Type.String({ minLength: 1, description: 'Only the versions of this model name, highest version first.' })),
+  ...PageQuerySchema.properties,
 });
 
 export const ModelRefParamsSchema = Type.Object({
@@ -116,11 +118,38 @@ export const PredictRequestSchema = (maxRows: number) =>
     { additionalProperties: false },
   );
 
+const ProbabilitiesSchema = Type.Record(Type.String(), Type.Number({ minimum: 0, maximum: 1 }), { description: 'Probability per label.', examples: [{ even: 0.99, odd: 0.01 }] });
+
+export const ClassPredictionSchema = Type.Object(
+  {
+    label: LabelSchema,
+    probabilities: ProbabilitiesSchema,
+    conditional: Type.Optional(
+      Type.Object(
+        { given: Type.String({ description: 'The parent task.' }), label: LabelSchema, probabilities: ProbabilitiesSchema },
+        { description: 'Cascaded task (dependsOn): the probabilities given that the parent\'s event happened.' },
+      ),
+    ),
+  },
+  { title: 'ClassPrediction', description: 'A classification or binary task: the most probable label and every label\'s probability (softmax, or sigmoid for binary).' },
+);
+export const MultilabelPredictionSchema = Type.Object(
+  { labels: Type.Array(LabelSchema, { description: 'Every label whose probability is at least 0.5.' }), probabilities: ProbabilitiesSchema },
+  { title: 'MultilabelPrediction', description: 'A multilabel task: the labels that apply and each label\'s independent probability.' },
+);
+export const RegressionPredictionSchema = Type.Object(
+  { value: Type.Number({ description: 'In the units of the target column (de-standardised).' }) },
+  { title: 'RegressionPrediction', description: 'A regression task.' },
+);
+export const TaskPredictionSchema = Type.Union([ClassPredictionSchema, MultilabelPredictionSchema, RegressionPredictionSchema], {
+  description: 'One task\'s prediction; its shape follows the task type.',
+});
+
 export const PredictResponseSchema = Type.Object({
   modelId: Type.String({ description: 'Id of the model that answered (the version a name resolved to).' }),
   name: Type.String(),
   version: Type.Optional(Type.Integer()),
-  predictions: Type.Array(Type.Record(Type.String(), Type.Unknown()), {
+  predictions: Type.Array(Type.Record(Type.String(), TaskPredictionSchema, { description: 'Task name → that task\'s prediction.' }), {
     description:
       'One entry per instance with every task: classification/binary {label, probabilities}, multilabel {labels, probabilities}, regression {value}. A cascaded task (dependsOn) gives in label/probabilities the joint probability that its parent\'s event and its own happen (what its label column means), and adds conditional {given: parent task, label, probabilities}: the probability given the parent\'s event happened.',
   }),
