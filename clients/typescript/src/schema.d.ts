@@ -1742,6 +1742,7 @@ export interface paths {
                                     learningRate: number;
                                     batchSize: number;
                                     weightDecay?: number;
+                                    linearWarmStart?: boolean;
                                 };
                                 grouping: string[][];
                                 runs: {
@@ -1957,6 +1958,7 @@ export interface paths {
                                     learningRate: number;
                                     batchSize: number;
                                     weightDecay?: number;
+                                    linearWarmStart?: boolean;
                                 };
                                 grouping: string[][];
                                 runs: {
