@@ -21,9 +21,10 @@ if (mode !== '--write' && mode !== '--check') {
 
 // Only the route schemas are read: no request is served, so the queue is never touched.
 const config = loadConfig({ DATA_DIR: join(tmpdir(), 'mtl-openapi') });
-const { datasets, models, studies } = createStores(config);
+const { objects, datasets, models, studies } = createStores(config);
 const services: AppServices = {
   config,
+  objects,
   datasets,
   models,
   modelCache: new ModelCache(models, { capacity: 1 }),

@@ -8,6 +8,7 @@ import { StudyQueue } from '../queue/study-queue.js';
 import type { StudyStore } from '../store/study-store.js';
 import type { DatasetStore } from '../store/dataset-store.js';
 import type { ModelStore } from '../store/model-store.js';
+import type { ObjectStore } from '../store/object-store.js';
 import { buildApp, type App } from './app.js';
 import { ModelCache } from './model-cache.js';
 import type { AppServices } from './plugins/services.js';
@@ -17,7 +18,7 @@ export interface ApiRoot {
   config: Config;
   logger: Logger;
   redisUrl: string;
-  stores: { datasets: DatasetStore; models: ModelStore; studies: StudyStore };
+  stores: { objects: ObjectStore; datasets: DatasetStore; models: ModelStore; studies: StudyStore };
 }
 
 /** Wires the stores, the queue and the model cache for the API process. */
@@ -38,6 +39,7 @@ export async function createServices({ config, logger, redisUrl, stores }: ApiRo
   });
   return {
     config,
+    objects: stores.objects,
     datasets,
     models,
     trainingQueue,

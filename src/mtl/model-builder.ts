@@ -57,3 +57,15 @@ export function headsReachingShared(model: Pick<MultiTaskModel, 'training'>, sha
     return false;
   });
 }
+
+/**
+ * The heads that are linear models of the inputs: their `<task>_logits` layer reads the input layer
+ * itself (a branched task under nodes without layers). Cascaded heads are not: their output is a
+ * joint event or goes through a transfer.
+ */
+export function linearHeads(model: MultiTaskModel): string[] {
+  return model.heads
+    .filter((h) => !h.cascade)
+    .filter((h) => model.serving.getLayer(`${h.name}_logits`).inboundNodes[0]?.inboundLayers[0]?.getClassName() === 'InputLayer')
+    .map((h) => h.name);
+}

@@ -1,9 +1,10 @@
-import type * as tf from '@tensorflow/tfjs';
 import { headWidth, type Preprocessing } from './preprocessing.js';
 import { encodeDataset } from './dataset-encoding.js';
 import { asRowSource, type RowSource } from './row-source.js';
-import { buildModel, type HeadSpec, type MultiTaskModel } from './model-builder.js';
-import { compareWithBaselines, type BaselineReport } from './baselines.js';
+import * as tf from '@tensorflow/tfjs';
+import { buildModel, linearHeads, type HeadSpec, type MultiTaskModel } from './model-builder.js';
+import { fitLinearReferences, type LinearReference } from './linear-reference.js';
+import { compareWithBaselines, type BaselineReport, type LinearBaseline } from './baselines.js';
 import type { TaskMetrics } from './metrics.js';
 import { trainMultiTask, TrainingStopped, type EpochReport, type TrainerCheckpoint, type TrainResult } from './trainer.js';
 import { cascadeOf, type ResolvedSpec } from './spec.js';
@@ -63,6 +64,12 @@ export async function trainOnRows(spec: ResolvedSpec, input: Row[] | RowSource, 
   });
   const model = buildModel({ inputSize: preprocessing.inputSize, architecture: spec.architecture, heads, seed: spec.training.seed });
   try {
+    // Linear references: every task's for the baselines report, the linear heads' for their warm start.
+    const warm = spec.training.linearWarmStart ? linearHeads(model) : [];
+    const references = spec.training.baselines || warm.length > 0 ? fitLinearReferences(preprocessing, train, validation, spec.training.baselines ? undefined : new Set(warm)) : {};
+    if (Object.keys(references).length > 0)
+      hooks.onLog?.('linear references', Object.fromEntries(Object.entries(references).map(([task, r]) => [task, { [r.metricName]: r.value, lambda: r.lambda }])));
+    for (const task of warm) warmStart(model, task, references[task]);
     const result = await trainMultiTask({
       model,
       prep: preprocessing,
@@ -77,8 +84,10 @@ export async function trainOnRows(spec: ResolvedSpec, input: Row[] | RowSource, 
       checkpointEvery: hooks.checkpointEvery,
       signal: hooks.signal,
       fused: hooks.fused,
+      keepBestHeads: warm,
     });
-    const baselines = spec.training.baselines ? await trainBaselines(spec, rows, result, { onLog: hooks.onLog, signal: hooks.signal, fused: hooks.fused }) : null;
+    const linear = Object.fromEntries(Object.entries(references).map(([task, r]): [string, LinearBaseline] => [task, { metric: r.metricName, value: r.value, lambda: r.lambda }]));
+    const baselines = spec.training.baselines ? await trainBaselines(spec, rows, result, linear, { onLog: hooks.onLog, signal: hooks.signal, fused: hooks.fused }) : null;
     return { model, preprocessing, result, baselines, rows: { train: train.rows, validation: validation?.rows ?? 0 }, warnings };
   } catch (err) {
     disposeModel(model);
@@ -90,7 +99,7 @@ export async function trainOnRows(spec: ResolvedSpec, input: Row[] | RowSource, 
  * One single-task model per task: the same architecture, split, seed and epoch budget, the task's
  * own loss only. Their metrics against the multi-task model's give the MTL gain Δm.
  */
-async function trainBaselines(spec: ResolvedSpec, rows: RowSource, mtl: TrainResult, hooks: TrainOnRowsHooks): Promise<BaselineReport> {
+async function trainBaselines(spec: ResolvedSpec, rows: RowSource, mtl: TrainResult, linear: Record<string, LinearBaseline>, hooks: TrainOnRowsHooks): Promise<BaselineReport> {
   const stl: Record<string, TaskMetrics> = {};
   for (const task of spec.tasks) {
     if (hooks.signal?.aborted) throw new TrainingStopped(hooks.signal.reason);
@@ -107,7 +116,16 @@ async function trainBaselines(spec: ResolvedSpec, rows: RowSource, mtl: TrainRes
     stl[task.name] = (trained.result.validationMetrics ?? trained.result.trainMetrics)[task.name];
     disposeModel(trained.model);
   }
-  return compareWithBaselines(mtl.validationMetrics ?? mtl.trainMetrics, stl);
+  return compareWithBaselines(mtl.validationMetrics ?? mtl.trainMetrics, stl, linear);
+}
+
+/** A linear head starts as its task's linear reference: the reference's weights and bias are its `<task>_logits` kernel and bias. */
+function warmStart(model: MultiTaskModel, task: string, reference: LinearReference): void {
+  const layer = model.serving.getLayer(`${task}_logits`);
+  const [kernel, bias] = layer.getWeights();
+  const values = tf.tidy(() => [tf.tensor(reference.weights.slice(), kernel.shape), tf.tensor(reference.bias.slice(), bias.shape)]);
+  layer.setWeights(values);
+  tf.dispose(values);
 }
 
 export function disposeModel(model: { training: tf.LayersModel; serving: tf.LayersModel }): void {

@@ -11,7 +11,12 @@ export interface TaskAffinity {
   /** Suggested grouping: tasks whose average mutual affinity stays above `threshold` share a model. */
   groups: string[][];
   threshold: number;
+  /** The matrix of each epoch (its sampled steps only), in epoch order; how the tasks' relations moved during training. */
+  perEpoch?: { epoch: number; matrix: number[][] }[];
 }
+
+/** One epoch's affinity by task name: affinity[a][b] = mean cos(∇L_a, ∇L_b) over the epoch's sampled steps. */
+export type EpochAffinity = Record<string, Record<string, number>>;
 
 export const GROUPING_THRESHOLD = 0.1;
 
@@ -23,10 +28,28 @@ export class TaskAffinityMeter {
   private readonly sum: number[][];
   private readonly pairs: number[][];
   private samples = 0;
+  /** The current epoch's sums and pair counts (startEpoch resets them). */
+  private readonly epochSum: number[][];
+  private readonly epochPairs: number[][];
 
   constructor(private readonly tasks: string[]) {
     this.sum = tasks.map(() => tasks.map(() => 0));
     this.pairs = tasks.map(() => tasks.map(() => 0));
+    this.epochSum = tasks.map(() => tasks.map(() => 0));
+    this.epochPairs = tasks.map(() => tasks.map(() => 0));
+  }
+
+  /** Starts a new epoch's matrix. */
+  startEpoch(): void {
+    for (const row of [...this.epochSum, ...this.epochPairs]) row.fill(0);
+  }
+
+  /** The current epoch's mean matrix by task name, or null when no step of it was measured. */
+  epochAffinity(): EpochAffinity | null {
+    if (!this.epochPairs.some((row) => row.some((n) => n > 0))) return null;
+    return Object.fromEntries(
+      this.tasks.map((a, i) => [a, Object.fromEntries(this.tasks.map((b, j) => [b, i === j ? 1 : this.epochPairs[i][j] > 0 ? this.epochSum[i][j] / this.epochPairs[i][j] : 0]))]),
+    );
   }
 
   /** Adds one step: each task's flat gradient on the shared weights (tasks without labels in the batch give a zero vector and are skipped for that step). */
@@ -41,8 +64,11 @@ export class TaskAffinityMeter {
     for (let i = 0; i < T; i++)
       for (let j = 0; j < T; j++) {
         if (norms[i] === 0 || norms[j] === 0) continue;
-        this.sum[i][j] += i === j ? 1 : cos[i][j];
+        const c = i === j ? 1 : cos[i][j];
+        this.sum[i][j] += c;
         this.pairs[i][j]++;
+        this.epochSum[i][j] += c;
+        this.epochPairs[i][j]++;
       }
     this.samples++;
   }

@@ -6,7 +6,7 @@ import { higherIsBetter, type MetricName, type TaskMetrics } from './metrics.js'
 import type { Monitor, ResolvedLossWeighting, ResolvedSpec } from './spec.js';
 import { createRng, shuffledIndices } from './rng.js';
 import { createLossWeighting, type LossWeighting, type LossWeightingState } from './loss-weighting/index.js';
-import { TaskAffinityMeter, type TaskAffinity } from './task-affinity.js';
+import { TaskAffinityMeter, type EpochAffinity, type TaskAffinity } from './task-affinity.js';
 import { createAdam } from './fused-adam.js';
 import { dropoutLayersOf, setDropoutStep, type SeededDropout } from './layers/seeded-dropout.js';
 import { compileFusedForward } from './fused-forward.js';
@@ -32,6 +32,8 @@ export interface EpochReport {
   weights: Record<string, number>;
   /** The value model selection watches (lower is better); see `training.monitor`. */
   monitored: number;
+  /** Task affinity measured in this epoch (mean gradient cosine of each pair on the shared weights), when it was measured. */
+  affinity?: EpochAffinity | null;
   samplesPerSec: number;
   durationMs: number;
 }
@@ -64,6 +66,8 @@ export interface TrainerCheckpoint {
   weighting: LossWeightingState;
   affinity: ReturnType<TaskAffinityMeter['getState']> | null;
   best: { epoch: number; value: number; weights: Float32Array[]; train: SplitEvaluation; validation: SplitEvaluation | null } | null;
+  /** keepBestHeads: each head's best value so far and its weights then (absent in older checkpoints). */
+  headBest?: { task: string; epoch: number; value: number; weights: Float32Array[] }[];
 }
 
 /** Thrown when `signal` aborts training (cancel, shutdown, time limit); `reason` is the signal's reason. */
@@ -93,12 +97,21 @@ export interface TrainArgs {
   checkpointEvery?: number;
   /** Checked before every step: when aborted, training stops within one step and throws TrainingStopped. */
   signal?: AbortSignal;
+  /**
+   * Heads whose `<task>_logits` layer reads the input and nothing else reads (linear heads): each
+   * ends with the weights of its own best epoch by its task's validation metric, the starting
+   * weights (epoch 0, e.g. a linear reference) included. Their weights reach no other task's output,
+   * so this changes no other task; a warm-started linear head thus never ends worse than its start.
+   */
+  keepBestHeads?: string[];
 }
 
 /** Training metrics are measured on at most this many training rows per epoch. */
 export const TRAIN_METRIC_ROWS = 2048;
 /** How often (ms) an epoch lets other events run, e.g. a cancel: about one step's delay at most, 1/1000 of the time. */
 const YIELD_EVERY_MS = 20;
+/** Each epoch's affinity matrix goes into the history (job progress, model) for at most this many tasks (T² numbers an epoch). */
+export const AFFINITY_HISTORY_MAX_TASKS = 32;
 /** Task affinity is measured on at most this many steps per epoch (each costs one backward pass per task). */
 export const AFFINITY_STEPS_PER_EPOCH = 8;
 
@@ -112,6 +125,7 @@ export async function trainMultiTask(args: TrainArgs): Promise<TrainResult> {
   const run = new TrainingRun(args);
   try {
     if (args.resume) await run.restore(args.resume);
+    else run.startHeads();
     for (let epoch = run.firstEpoch; epoch <= options.epochs; epoch++) {
       const report = run.report(await run.runEpoch(epoch, args.signal));
       const stopping = run.keepBest(report);
@@ -170,6 +184,8 @@ class TrainingRun {
   private readonly affinityEvery: number;
   /** The model's dropout layers, told each step's number so their masks repeat with the seed. */
   private readonly dropout: SeededDropout[];
+  /** keepBestHeads: per head, its variables and its best epoch so far by its own validation metric. */
+  private readonly heads: { task: string; t: number; variables: tf.Variable[]; best: { epoch: number; value: number; weights: tf.Tensor[] } | null }[];
   private readonly patience: number;
   private readonly minDelta: number;
 
@@ -180,6 +196,12 @@ class TrainingRun {
     this.modelVariables = model.training.trainableWeights.map((w) => w.read() as tf.Variable);
     this.optimizer = createAdam(options.learningRate, options.weightDecay ?? 0, denseKernels(model.training));
     this.dropout = dropoutLayersOf(model.training);
+    this.heads = (args.keepBestHeads ?? []).map((task) => ({
+      task,
+      t: heads.findIndex((h) => h.name === task),
+      variables: model.training.getLayer(`${task}_logits`).trainableWeights.map((w) => w.read() as tf.Variable),
+      best: null,
+    }));
     const shared = model.sharedVariables;
     this.affinity = options.affinity && heads.length > 1 && shared.length > 0 ? new TaskAffinityMeter(heads.map((h) => h.name)) : null;
     this.data = tf.tidy(() => ({
@@ -218,6 +240,10 @@ class TrainingRun {
       const weights = r.best.weights.map((w, i) => tf.keep(tf.tensor(w.slice(), this.modelVariables[i].shape)));
       this.best = { epoch: r.best.epoch, value: r.best.value, weights, train: r.best.train, validation: r.best.validation };
     }
+    for (const saved of r.headBest ?? []) {
+      const head = this.heads.find((h) => h.task === saved.task);
+      if (head) head.best = { epoch: saved.epoch, value: saved.value, weights: saved.weights.map((w, i) => tf.keep(tf.tensor(w.slice(), head.variables[i].shape))) };
+    }
     this.firstEpoch = r.epoch + 1;
     if (this.best && r.epoch - this.best.epoch >= this.patience) this.firstEpoch = this.args.options.epochs + 1; // it had already stopped early
   }
@@ -234,6 +260,7 @@ class TrainingRun {
     const rng = createRng(options.seed * 7919 + epoch);
     this.ctx.rng = rng;
     this.weighting.startEpoch(this.taskLossHistory);
+    this.affinity?.startEpoch();
     const startWeights = this.weighting.currentWeights();
     const started = performance.now();
     const order = shuffledIndices(train.rows, rng);
@@ -287,6 +314,7 @@ class TrainingRun {
       samplesPerSec: (train.rows / durationMs) * 1000,
       durationMs,
     };
+    if (this.affinity && T <= AFFINITY_HISTORY_MAX_TASKS) report.affinity = this.affinity.epochAffinity();
     heads.forEach((h, t) => {
       report.tasks[h.name] = {
         loss: sums[T + t] > 0 ? sums[t] / sums[T + t] : null,
@@ -300,9 +328,29 @@ class TrainingRun {
     return report;
   }
 
+  /** keepBestHeads: the starting weights (epoch 0) are each head's first candidate. */
+  startHeads(): void {
+    if (this.heads.length === 0) return;
+    const { model, prep, train, validation } = this.args;
+    const ev = validation && validation.rows > 0 ? evaluateSplit(model, prep, this.args.weights, validation) : evaluateSplit(model, prep, this.args.weights, train, TRAIN_METRIC_ROWS);
+    this.keepBestHeads(0, ev);
+  }
+
+  /** Each kept head's weights when this epoch's evaluation is its best so far (lower monitored value of its task). */
+  private keepBestHeads(epoch: number, ev: SplitEvaluation): void {
+    const names = this.args.model.heads.map((h) => h.name);
+    for (const head of this.heads) {
+      const value = monitorValue({ task: head.task }, ev, this.args.prep, names);
+      if (head.best && !(value < head.best.value)) continue;
+      if (head.best) tf.dispose(head.best.weights);
+      head.best = { epoch, value, weights: head.variables.map((v) => tf.keep(v.clone())) };
+    }
+  }
+
   /** Keeps the weights of the reported epoch when it is the best so far; says whether early stopping ends training. */
   keepBest(report: EpochReport): boolean {
     const { epoch, monitored } = report;
+    if (this.heads.length > 0) this.keepBestHeads(epoch, this.latest!.validation ?? this.latest!.train);
     if (!this.best || monitored < this.best.value - this.minDelta) {
       if (this.best) tf.dispose(this.best.weights);
       this.best = { epoch, value: monitored, weights: this.modelVariables.map((v) => tf.keep(v.clone())), ...this.latest! };
@@ -310,9 +358,16 @@ class TrainingRun {
     return epoch - this.best.epoch >= this.patience;
   }
 
-  /** The model ends training with its best epoch's weights. */
+  /** The model ends training with its best epoch's weights, and each kept head with its own best epoch's (then re-evaluated). */
   keepBestWeights(): void {
     if (this.best) this.modelVariables.forEach((v, i) => v.assign(this.best!.weights[i]));
+    const moved = this.heads.filter((h) => h.best && h.best.epoch !== this.best?.epoch);
+    for (const head of moved) head.variables.forEach((v, i) => v.assign(head.best!.weights[i]));
+    if (moved.length > 0 && this.best) {
+      const { model, prep, train, validation } = this.args;
+      this.best.train = evaluateSplit(model, prep, this.args.weights, train, TRAIN_METRIC_ROWS);
+      this.best.validation = validation && validation.rows > 0 ? evaluateSplit(model, prep, this.args.weights, validation) : null;
+    }
   }
 
   async checkpoint(epoch: number): Promise<TrainerCheckpoint> {
@@ -328,6 +383,9 @@ class TrainingRun {
       weighting: this.weighting.getState(),
       affinity: this.affinity?.getState() ?? null,
       best: best ? { epoch: best.epoch, value: best.value, weights: best.weights.map((w) => Float32Array.from(w.dataSync() as Float32Array)), train: best.train, validation: best.validation } : null,
+      ...(this.heads.length > 0
+        ? { headBest: this.heads.filter((h) => h.best).map((h) => ({ task: h.task, epoch: h.best!.epoch, value: h.best!.value, weights: h.best!.weights.map((w) => Float32Array.from(w.dataSync() as Float32Array)) })) }
+        : {}),
     };
   }
 
@@ -346,12 +404,22 @@ class TrainingRun {
       samplesPerSec: this.trainingTimeMs > 0 ? (train.rows * epochsRun * 1000) / this.trainingTimeMs : 0,
       validationMetrics: best?.validation ? named(best.validation) : null,
       trainMetrics: best ? named(best.train) : {},
-      affinity: this.affinity?.result() ?? null,
+      affinity: this.affinityResult(),
     };
+  }
+
+  /** The affinity averaged over training, with each epoch's matrix from the history. */
+  private affinityResult(): TaskAffinity | null {
+    const affinity = this.affinity?.result() ?? null;
+    if (!affinity) return null;
+    const tasks = affinity.tasks;
+    affinity.perEpoch = this.history.flatMap((h) => (h.affinity ? [{ epoch: h.epoch, matrix: tasks.map((a) => tasks.map((b) => h.affinity![a]?.[b] ?? 0)) }] : []));
+    return affinity;
   }
 
   dispose(): void {
     if (this.best) tf.dispose(this.best.weights);
+    for (const h of this.heads) if (h.best) tf.dispose(h.best.weights);
     tf.dispose([this.data.x, ...this.data.labels.flatMap((l) => [l.values, l.mask])]);
     this.optimizer.dispose();
     this.weighting.dispose();

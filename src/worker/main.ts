@@ -1,8 +1,9 @@
-import { closeGracefully, composeRoot, maskRedisUrl, redisUrlOf } from '../composition-root.js';
+import { closeGracefully, composeRoot, verifyStoresOrExit, maskRedisUrl, redisUrlOf } from '../composition-root.js';
 import { startWorker } from './start-worker.js';
 
 /** `npm run start:worker`: one worker process; start more (on more machines) to scale out. */
 const { config, logger, stores } = composeRoot('worker');
+await verifyStoresOrExit(stores, logger);
 const redisUrl = redisUrlOf(config);
 const { shutdown } = startWorker({ config, logger, redisUrl, stores });
 logger.info({ redis: maskRedisUrl(redisUrl), concurrency: config.WORKER_CONCURRENCY, backend: config.TF_BACKEND }, 'worker started');

@@ -157,7 +157,11 @@ describe('branched architecture: any sharing tree in one model', () => {
     const trained = await trainOnRows(spec, rows.slice(0, 300));
     try {
       assert.deepEqual(Object.keys(trained.baselines!.tasks), ['digit', 'parity', 'value']);
-      for (const b of Object.values(trained.baselines!.tasks)) assert.equal(typeof b.stl, 'number');
+      for (const b of Object.values(trained.baselines!.tasks)) {
+        assert.equal(typeof b.stl, 'number');
+        assert.equal(b.linear?.metric, b.metricName);
+        assert.equal(typeof b.linear?.value, 'number');
+      }
     } finally {
       disposeModel(trained.model);
     }

@@ -36,6 +36,9 @@ async function affinityOf(targetsB: (y: number) => number): Promise<number> {
   const result = await trainMultiTask({ model, prep, train: split, validation: null, weights: [1, 1], lossWeighting: { strategy: 'static' }, options: { ...DEFAULT_TRAINING, epochs: 1, batchSize: 4, learningRate: 1e-6, affinity: true } });
   model.serving.dispose();
   assert.equal(result.affinity!.samples, 1);
+  // the epoch's own matrix, in the history and in the result, is the one step's
+  assert.deepEqual(result.history[0].affinity, { a: { a: 1, b: result.affinity!.matrix[0][1] }, b: { a: result.affinity!.matrix[1][0], b: 1 } });
+  assert.deepEqual(result.affinity!.perEpoch, [{ epoch: 1, matrix: result.affinity!.matrix }]);
   return result.affinity!.matrix[0][1];
 }
 
@@ -88,6 +91,12 @@ describe('single-task baselines, Δm and the monitor', () => {
     assert.ok(aff.samples >= 3);
     assert.ok(aff.matrix[0][1] > -1 && aff.matrix[0][1] < 1);
     assert.equal(aff.matrix[0][1], aff.matrix[1][0]);
+    // per epoch: in the history and the result; every epoch measured as many steps, so their mean is the overall matrix
+    const perEpoch = trained.result.history.map((h) => h.affinity!.digit.parity);
+    assert.equal(perEpoch.length, 3);
+    assert.deepEqual(aff.perEpoch!.map((e) => e.epoch), [1, 2, 3]);
+    assert.deepEqual(aff.perEpoch!.map((e) => e.matrix[0][1]), perEpoch);
+    assert.ok(Math.abs(perEpoch.reduce((a, b) => a + b, 0) / 3 - aff.matrix[0][1]) < 1e-9, `epochs ${perEpoch}, overall ${aff.matrix[0][1]}`);
     disposeModel(trained.model);
   });
 

@@ -137,11 +137,17 @@ describe('checkpoints, resume and stopping', () => {
   const { rows, summary } = loadDigits();
   const subset = rows.slice(0, 400);
 
-  for (const strategy of ['static', 'uncertainty', 'gradnorm', 'nash-mtl', 'famo', 'rlw', 'db-mtl'] as const) {
+  const regularised: { architecture: TrainingSpec['architecture']; training: TrainingSpec['training'] } = {
+    architecture: { type: 'branched', dropout: 0.2, tree: { branches: [{ layers: [16], tasks: ['digit', 'parity', 'tags'] }, { tasks: ['value'] }] } },
+    training: { weightDecay: 0.1, linearWarmStart: true },
+  };
+  for (const strategy of ['static', 'uncertainty', 'gradnorm', 'nash-mtl', 'famo', 'rlw', 'db-mtl', 'static+branched+dropout+decay+warm'] as const) {
     it(`a run resumed from a checkpoint repeats the uninterrupted run exactly (${strategy})`, async () => {
       // Resumed after epoch 3 = 21 Adam steps (7 a epoch): there β₁²² recomputed as a power differs in
       // float32 from the product the optimizer accumulated, so Adam's β powers must be restored as saved.
-      const spec = resolveSpec({ datasetId: 'digits', features, tasks: fourTasks, architecture: { sharedLayers: [16] }, lossWeighting: { strategy }, training: { epochs: 5, earlyStopping: false } }, summary);
+      // The last case: dropout masks by step, weight decay, and a warm-started linear head kept at its own best epoch.
+      const extra = strategy.startsWith('static+') ? regularised : { architecture: { sharedLayers: [16] }, training: {} as TrainingSpec['training'] };
+      const spec = resolveSpec({ datasetId: 'digits', features, tasks: fourTasks, architecture: extra.architecture, lossWeighting: { strategy: strategy.startsWith('static+') ? 'static' : (strategy as 'static') }, training: { epochs: 5, earlyStopping: false, ...extra.training } }, summary);
       const whole = await trainOnRows(spec, subset);
       const checkpoints: TrainerCheckpoint[] = [];
       const first = await trainOnRows(spec, subset, {

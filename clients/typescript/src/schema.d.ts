@@ -50,7 +50,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Redis answers and the data directories (datasets, models) can be written */
+        /** Redis answers and the store (datasets, models) takes writes */
         get: {
             parameters: {
                 query?: never;
@@ -535,6 +535,12 @@ export interface paths {
                                     monitored: number;
                                     samplesPerSec: number;
                                     durationMs: number;
+                                    /** @description Task affinity in this epoch: affinity[a][b] = mean cosine of tasks a and b gradients on the shared weights over the epoch's sampled steps (1 on the diagonal); null when not measured. */
+                                    affinity?: {
+                                        [key: string]: {
+                                            [key: string]: number;
+                                        };
+                                    } | null;
                                 }[];
                                 modelId: string | null;
                                 error: string | null;
@@ -969,6 +975,12 @@ export interface paths {
                                 monitored: number;
                                 samplesPerSec: number;
                                 durationMs: number;
+                                /** @description Task affinity in this epoch: affinity[a][b] = mean cosine of tasks a and b gradients on the shared weights over the epoch's sampled steps (1 on the diagonal); null when not measured. */
+                                affinity?: {
+                                    [key: string]: {
+                                        [key: string]: number;
+                                    };
+                                } | null;
                             }[];
                             modelId: string | null;
                             error: string | null;
@@ -1108,6 +1120,12 @@ export interface paths {
                                 monitored: number;
                                 samplesPerSec: number;
                                 durationMs: number;
+                                /** @description Task affinity in this epoch: affinity[a][b] = mean cosine of tasks a and b gradients on the shared weights over the epoch's sampled steps (1 on the diagonal); null when not measured. */
+                                affinity?: {
+                                    [key: string]: {
+                                        [key: string]: number;
+                                    };
+                                } | null;
                             }[];
                             modelId: string | null;
                             error: string | null;
@@ -2259,6 +2277,11 @@ export interface paths {
                                     /** @description Suggested grouping: tasks that help each other. */
                                     groups: string[][];
                                     threshold: number;
+                                    /** @description The matrix of each epoch (over that epoch's sampled steps), in the order of tasks: how the tasks' relations moved during training. */
+                                    perEpoch?: {
+                                        epoch: number;
+                                        matrix: number[][];
+                                    }[];
                                 } | null;
                                 baselines: {
                                     tasks: {
@@ -2267,6 +2290,15 @@ export interface paths {
                                             mtl: number | null;
                                             stl: number | null;
                                             gain: number | null;
+                                            /** @description The task's linear reference on the same split: ridge regression, or L2-regularised logistic / softmax regression (absent on models trained before it existed). */
+                                            linear?: {
+                                                /** @description The task's headline metric (accuracy, auc, microF1, rmse). */
+                                                metric: string;
+                                                /** @description The linear reference's value on the validation split. */
+                                                value: number | null;
+                                                /** @description Its L2 regularisation, chosen on the validation split. */
+                                                lambda: number;
+                                            } | null;
                                         };
                                     };
                                     /** @description Mean relative gain of MTL over single-task models (0.05 = 5% better). */
@@ -2373,6 +2405,11 @@ export interface paths {
                                 /** @description Suggested grouping: tasks that help each other. */
                                 groups: string[][];
                                 threshold: number;
+                                /** @description The matrix of each epoch (over that epoch's sampled steps), in the order of tasks: how the tasks' relations moved during training. */
+                                perEpoch?: {
+                                    epoch: number;
+                                    matrix: number[][];
+                                }[];
                             } | null;
                             baselines: {
                                 tasks: {
@@ -2381,6 +2418,15 @@ export interface paths {
                                         mtl: number | null;
                                         stl: number | null;
                                         gain: number | null;
+                                        /** @description The task's linear reference on the same split: ridge regression, or L2-regularised logistic / softmax regression (absent on models trained before it existed). */
+                                        linear?: {
+                                            /** @description The task's headline metric (accuracy, auc, microF1, rmse). */
+                                            metric: string;
+                                            /** @description The linear reference's value on the validation split. */
+                                            value: number | null;
+                                            /** @description Its L2 regularisation, chosen on the validation split. */
+                                            lambda: number;
+                                        } | null;
                                     };
                                 };
                                 /** @description Mean relative gain of MTL over single-task models (0.05 = 5% better). */
@@ -2562,6 +2608,11 @@ export interface paths {
                                 /** @description Suggested grouping: tasks that help each other. */
                                 groups: string[][];
                                 threshold: number;
+                                /** @description The matrix of each epoch (over that epoch's sampled steps), in the order of tasks: how the tasks' relations moved during training. */
+                                perEpoch?: {
+                                    epoch: number;
+                                    matrix: number[][];
+                                }[];
                             } | null;
                             baselines: {
                                 tasks: {
@@ -2570,6 +2621,15 @@ export interface paths {
                                         mtl: number | null;
                                         stl: number | null;
                                         gain: number | null;
+                                        /** @description The task's linear reference on the same split: ridge regression, or L2-regularised logistic / softmax regression (absent on models trained before it existed). */
+                                        linear?: {
+                                            /** @description The task's headline metric (accuracy, auc, microF1, rmse). */
+                                            metric: string;
+                                            /** @description The linear reference's value on the validation split. */
+                                            value: number | null;
+                                            /** @description Its L2 regularisation, chosen on the validation split. */
+                                            lambda: number;
+                                        } | null;
                                     };
                                 };
                                 /** @description Mean relative gain of MTL over single-task models (0.05 = 5% better). */

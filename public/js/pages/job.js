@@ -33,6 +33,11 @@ export async function jobPage(root, ctx, id) {
       ],
     });
     const weights = epochChart({ key: 'weights', title: 'Loss weights per task', series: tasks.map((t, i) => ({ label: t, color: taskColor(i) })) });
+    // Each pair of tasks: how their gradients on the shared weights agreed, epoch by epoch (only when the job measured affinity).
+    const pairs = history.some((e) => e.affinity) ? tasks.flatMap((a, i) => tasks.slice(i + 1).map((b) => [a, b])) : [];
+    const affinity = pairs.length > 0
+      ? epochChart({ key: 'affinity', title: 'Task affinity per epoch (gradient cosine on the shared weights)', series: pairs.map(([a, b], k) => ({ label: `${a} · ${b}`, color: taskColor(k) })) })
+      : null;
     const perTask = tasks.map((task, i) => {
       const color = taskColor(i);
       const metricName = history[0]?.tasks[task]?.metricName ?? 'metric';
@@ -47,11 +52,12 @@ export async function jobPage(root, ctx, id) {
     });
     fill(chartsArea,
       h('div', { class: 'grid-2' }, card(null, total.el), card(null, weights.el)),
+      affinity ? h('div', { class: 'grid-2' }, card(null, affinity.el)) : null,
       h('h2', { class: 'section-title' }, 'Per task: training (solid) and validation (dashed)'),
       h('div', { class: 'grid-2' }, perTask.map((p) => p.el)),
     );
-    charts = { total, weights, perTask, tasks };
-    ctx.onCleanup(() => [total, weights, ...perTask.flatMap((p) => [p.loss, p.metric])].forEach((c) => c.destroy()));
+    charts = { total, weights, affinity, pairs, perTask, tasks };
+    ctx.onCleanup(() => [total, weights, affinity, ...perTask.flatMap((p) => [p.loss, p.metric])].forEach((c) => c?.destroy()));
     return charts;
   };
 
@@ -63,6 +69,7 @@ export async function jobPage(root, ctx, id) {
     const xs = history.map((e) => e.epoch);
     c.total.update(xs, [history.map((e) => e.loss), history.map((e) => e.valLoss)]);
     c.weights.update(xs, tasks.map((t) => history.map((e) => e.weights?.[t] ?? null)));
+    c.affinity?.update(xs, c.pairs.map(([a, b]) => history.map((e) => e.affinity?.[a]?.[b] ?? null)));
     for (const p of c.perTask) {
       const m = history.map((e) => e.tasks[p.task] ?? {});
       p.loss.update(xs, [m.map((x) => x.loss ?? null), m.map((x) => x.valLoss ?? null)]);

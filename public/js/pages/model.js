@@ -210,7 +210,7 @@ function baselinesView(m) {
     { id: 'baselines' },
     h('div', { class: ['delta-m', better ? 'good' : 'bad'], dataset: { deltaM: b.deltaM } }, h('span', { class: 'small muted' }, 'MTL gain Δm '), h('strong', {}, pct(b.deltaM))),
     table(
-      ['task', 'metric', 'multi-task', 'single-task', 'gain'],
+      ['task', 'metric', 'multi-task', 'single-task', 'gain', 'linear'],
       Object.entries(b.tasks).map(([task, r]) =>
         h(
           'tr',
@@ -220,11 +220,12 @@ function baselinesView(m) {
           h('td', { class: 'num' }, num(r.mtl, 4)),
           h('td', { class: 'num' }, num(r.stl, 4)),
           h('td', { class: ['num', r.gain === null ? '' : r.gain >= 0 ? 'good-text' : 'bad-text'] }, pct(r.gain)),
+          h('td', { class: 'num', title: r.linear ? `λ ${r.linear.lambda}` : '' }, num(r.linear?.value ?? null, 4)),
         ),
       ),
       { class: 'compact' },
     ),
-    h('p', { class: 'muted small' }, 'Gain: relative improvement of the multi-task model over a single-task model with the same trunk and budget (sign flipped for rmse). Δm is their mean.'),
+    h('p', { class: 'muted small' }, 'Gain: relative improvement of the multi-task model over a single-task model with the same trunk and budget (sign flipped for rmse). Δm is their mean. Linear: each task\'s ridge / logistic / softmax regression on the same split, regularisation chosen on the validation split.'),
   );
 }
 

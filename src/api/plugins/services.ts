@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from '../../config.js';
 import type { DatasetStore } from '../../store/dataset-store.js';
 import type { ModelStore } from '../../store/model-store.js';
+import type { ObjectStore } from '../../store/object-store.js';
 import type { TrainingQueue } from '../../queue/training-queue.js';
 import type { JobEvents } from '../../queue/job-events.js';
 import type { ModelCache } from '../model-cache.js';
@@ -15,6 +16,8 @@ import type { StudyStore } from '../../store/study-store.js';
  */
 export interface AppServices {
   config: Config;
+  /** The object store under the datasets and models (readiness probes; closed with the app). */
+  objects: ObjectStore;
   datasets: DatasetStore;
   models: ModelStore;
   trainingQueue: TrainingQueue;
@@ -46,6 +49,7 @@ async function services(app: FastifyInstance, opts: { services: AppServices }) {
     await studyQueue?.close(); // before the training queue, which owns the connection they share
     await trainingQueue?.close();
     await jobEvents?.close();
+    await opts.services.objects?.close();
   });
 }
 

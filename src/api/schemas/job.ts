@@ -19,6 +19,13 @@ export const EpochReportSchema = Type.Object({
   monitored: Type.Number({ description: 'Value model selection watches (lower is better).' }),
   samplesPerSec: Type.Number(),
   durationMs: Type.Number(),
+  affinity: Type.Optional(
+    Nullable(
+      Type.Record(Type.String(), Type.Record(Type.String(), Type.Number()), {
+        description: 'Task affinity in this epoch: affinity[a][b] = mean cosine of tasks a and b gradients on the shared weights over the epoch\'s sampled steps (1 on the diagonal); null when not measured.',
+      }),
+    ),
+  ),
 });
 
 export const JobSchema = Type.Object({

@@ -45,12 +45,35 @@ export const ModelSchema = Type.Object({
       samples: Type.Integer(),
       groups: Type.Array(Type.Array(Type.String()), { description: 'Suggested grouping: tasks that help each other.' }),
       threshold: Type.Number(),
+      perEpoch: Type.Optional(
+        Type.Array(Type.Object({ epoch: Type.Integer(), matrix: Type.Array(Type.Array(Type.Number())) }), {
+          description: 'The matrix of each epoch (over that epoch\'s sampled steps), in the order of tasks: how the tasks\' relations moved during training.',
+        }),
+      ),
     }),
     Type.Null(),
   ]),
   baselines: Type.Union([
     Type.Object({
-      tasks: Type.Record(Type.String(), Type.Object({ metricName: Type.String(), mtl: Type.Union([Type.Number(), Type.Null()]), stl: Type.Union([Type.Number(), Type.Null()]), gain: Type.Union([Type.Number(), Type.Null()]) })),
+      tasks: Type.Record(
+        Type.String(),
+        Type.Object({
+          metricName: Type.String(),
+          mtl: Type.Union([Type.Number(), Type.Null()]),
+          stl: Type.Union([Type.Number(), Type.Null()]),
+          gain: Type.Union([Type.Number(), Type.Null()]),
+          linear: Type.Optional(
+            Type.Union([
+              Type.Object({
+                metric: Type.String({ description: 'The task\'s headline metric (accuracy, auc, microF1, rmse).' }),
+                value: Type.Union([Type.Number(), Type.Null()], { description: 'The linear reference\'s value on the validation split.' }),
+                lambda: Type.Number({ description: 'Its L2 regularisation, chosen on the validation split.' }),
+              }),
+              Type.Null(),
+            ], { description: 'The task\'s linear reference on the same split: ridge regression, or L2-regularised logistic / softmax regression (absent on models trained before it existed).' }),
+          ),
+        }),
+      ),
       deltaM: Type.Union([Type.Number(), Type.Null()], { description: 'Mean relative gain of MTL over single-task models (0.05 = 5% better).' }),
     }),
     Type.Null(),
