@@ -4,7 +4,10 @@
  * the moment it starts training, and trials per minute.
  *
  *   npm run bench:study -- [--rows 1000] [--cols 10] [--trials 12] [--min 1] [--max 3] [--json]
+ *   npm run bench:study -- --csv examples/digits.csv --tasks digit:classification,parity:binary,value:regression [--default]
  *
+ * With --csv, the study runs on that file's tasks (name:type, comma-separated) instead of generated
+ * data, and the leaderboard is printed too. --default: the default search space and rungs (no --min/--max).
  * Per trial job (reference job excluded): "ready" is when it was queued or, with one worker and
  * the jobs one after another, when the job before it finished, whichever is later; "training
  * start" is the timestamp of its `dataset opened` log line (written after the sandboxed child is
@@ -12,7 +15,7 @@
  * Needs Redis (REDIS_URL or 127.0.0.1:6379).
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -23,7 +26,7 @@ import { buildApp } from '../src/api/app.js';
 import { createServices } from '../src/api/start-api.js';
 import { createRng } from '../src/mtl/rng.js';
 
-const { values: args } = parseArgs({ options: { rows: { type: 'string', default: '1000' }, cols: { type: 'string', default: '10' }, trials: { type: 'string', default: '12' }, min: { type: 'string', default: '1' }, max: { type: 'string', default: '3' }, json: { type: 'boolean', default: false } } });
+const { values: args } = parseArgs({ options: { csv: { type: 'string' }, tasks: { type: 'string' }, default: { type: 'boolean', default: false }, rows: { type: 'string', default: '1000' }, cols: { type: 'string', default: '10' }, trials: { type: 'string', default: '12' }, min: { type: 'string', default: '1' }, max: { type: 'string', default: '3' }, json: { type: 'boolean', default: false } } });
 const rows = Number(args.rows);
 const cols = Number(args.cols);
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -45,13 +48,15 @@ try {
     const z = x.reduce((s, v, i) => s + (i % 3 === 0 ? v : -v / 2), 0);
     lines.push([...x.map((v) => v.toFixed(3)), Math.tanh(z).toFixed(3), z > 0 ? 1 : 0, (x[0] * x[1]).toFixed(3)].join(','));
   }
-  const datasetId = (await app.inject({ method: 'POST', url: '/v1/datasets?name=bench', headers: { 'content-type': 'text/csv' }, payload: lines.join('\n') })).json().id;
+  const csv = args.csv ? readFileSync(args.csv, 'utf8') : lines.join('\n');
+  const datasetId = (await app.inject({ method: 'POST', url: '/v1/datasets?name=bench', headers: { 'content-type': 'text/csv' }, payload: csv })).json().id;
+  const tasks = args.tasks ? args.tasks.split(',').map((x) => ({ name: x.split(':')[0], type: x.split(':')[1] })) : [{ name: 'a', type: 'regression' }, { name: 'b', type: 'binary' }, { name: 'c', type: 'regression' }];
   const started = Date.now();
   const res = await app.inject({
     method: 'POST',
     url: '/v1/studies',
     headers: { 'content-type': 'application/json' },
-    payload: JSON.stringify({ name: 'bench', datasetId, tasks: [{ name: 'a', type: 'regression' }, { name: 'b', type: 'binary' }, { name: 'c', type: 'regression' }], budget: { trials: Number(args.trials), maxMinutes: 30 }, search: { epochs: { min: Number(args.min), max: Number(args.max) } } }),
+    payload: JSON.stringify({ name: 'bench', datasetId, tasks, budget: { trials: Number(args.trials), maxMinutes: 30 }, ...(args.default ? {} : { search: { epochs: { min: Number(args.min), max: Number(args.max) } } }) }),
   });
   if (res.statusCode !== 202) throw new Error(res.body);
   const id = res.json().id;
@@ -81,10 +86,23 @@ try {
   const runs = jobIds.length - 1;
   const result = { state: study.state, rows, cols, trials: study.trials.length, runs, wallSeconds: Math.round(wallMs / 100) / 10, trialRunsPerMinute: Math.round((runs / (wallMs / 60000)) * 10) / 10, readyToTrainingStartMs: { median: q(0.5), p90: q(0.9), n: latencies.length }, best: study.best?.trialId, bestScore: study.best?.score };
   console.log(args.json ? JSON.stringify(result) : result);
+  if (args.csv) {
+    const names = tasks.map((x) => x.name);
+    console.log(`\nreferences (validation): ${names.map((n) => `${n} linear ${fmt(study.references[n]?.linear?.value)} single ${fmt(study.references[n]?.single?.value)}`).join(' · ')}`);
+    console.log(`affinity groups: ${JSON.stringify(study.affinity?.groups ?? null)}; chosen grouping: ${JSON.stringify(study.grouping)}; best ${study.best?.trialId} Δm ${fmt(study.best?.deltaM)}\n`);
+    console.log(`| trial | spec | ${names.map((n) => `${n} (${study.trials[0]?.validation[n]?.metric ?? ''})`).join(' | ')} | score | state | stopped early |`);
+    console.log(`| --- | --- | ${names.map(() => '---').join(' | ')} | --- | --- | --- |`);
+    for (const tr of [...study.trials].sort((a: { score: number | null }, b: { score: number | null }) => (b.score ?? -9) - (a.score ?? -9)))
+      console.log(`| ${tr.id}${tr.id === study.best?.trialId ? ' ★' : ''} | ${tr.summary} | ${names.map((n) => fmt(tr.validation[n]?.value)).join(' | ')} | ${fmt(tr.score)} | ${tr.state} | ${tr.stoppedEarly ? 'yes' : ''} |`);
+  }
 } finally {
   worker.kill('SIGTERM');
   await app.services.trainingQueue.queue.obliterate({ force: true }).catch(() => undefined);
   await app.services.studyQueue.queue.obliterate({ force: true }).catch(() => undefined);
   await app.close();
   rmSync(dataDir, { recursive: true, force: true });
+}
+
+function fmt(v: number | null | undefined): string {
+  return typeof v === 'number' ? v.toFixed(4) : '—';
 }

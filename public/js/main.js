@@ -1,5 +1,5 @@
 // The dashboard shell: hash routes (#/jobs, #/jobs/<id>, #/models, #/models/<id>, #/datasets,
-// #/datasets/<id>), the API key button, and one live page at a time.
+// #/datasets/<id>, #/studies, #/studies/<id>), the API key button, and one live page at a time.
 import { ApiError, apiKey, askForKey } from './api.js';
 import { h, problemBox } from './dom.js';
 import { jobsPage } from './pages/jobs.js';
@@ -8,6 +8,7 @@ import { modelsPage } from './pages/models.js';
 import { modelPage } from './pages/model.js';
 import { datasetsPage } from './pages/datasets.js';
 import { datasetPage } from './pages/dataset.js';
+import { studiesPage, studyPage } from './pages/studies.js';
 
 const ROUTES = [
   [/^#\/jobs\/([^/]+)$/, jobPage, 'jobs'],
@@ -16,6 +17,8 @@ const ROUTES = [
   [/^#\/models\/?$/, modelsPage, 'models'],
   [/^#\/datasets\/([^/]+)$/, datasetPage, 'datasets'],
   [/^#\/datasets\/?$/, datasetsPage, 'datasets'],
+  [/^#\/studies\/([^/]+)$/, studyPage, 'studies'],
+  [/^#\/studies\/?$/, studiesPage, 'studies'],
 ];
 
 const view = document.getElementById('view');

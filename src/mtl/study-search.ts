@@ -34,7 +34,7 @@ export interface TrialPlan {
   summary: string;
   architecture: Record<string, unknown>;
   lossWeighting: { strategy: string };
-  training: { learningRate: number; batchSize: number; weightDecay?: number };
+  training: { learningRate: number; batchSize: number; weightDecay?: number; linearWarmStart?: boolean };
   /** How the trial groups the tasks (one group when every task shares everything). */
   grouping: string[][];
 }
@@ -50,7 +50,7 @@ export interface TemplateArgs {
  * How the search writes each architecture: the spec's `architecture` object for some hidden layers
  * and a grouping, and whether the grouping is expressed (else the trial shares everything).
  */
-export const ARCHITECTURE_TEMPLATES: Record<string, { groups: boolean; write: (a: TemplateArgs) => Record<string, unknown> }> = {
+export const ARCHITECTURE_TEMPLATES: Record<string, { type?: string; groups: boolean; linear?: boolean; write: (a: TemplateArgs) => Record<string, unknown> }> = {
   'hard-sharing': { groups: false, write: ({ layers }) => ({ type: 'hard-sharing', sharedLayers: layers, headLayers: [] }) },
   'soft-sharing': { groups: false, write: ({ layers }) => ({ type: 'soft-sharing', sharedLayers: layers, headLayers: [] }) },
   mmoe: { groups: false, write: ({ layers }) => ({ type: 'mmoe', experts: 4, expertLayers: layers, towerLayers: [Math.max(8, Math.round(layers.at(-1)! / 2))] }) },
@@ -64,17 +64,20 @@ export const ARCHITECTURE_TEMPLATES: Record<string, { groups: boolean; write: (a
         ? { type: 'branched', tree: { layers, tasks: grouping[0] } }
         : { type: 'branched', tree: { layers: [], branches: grouping.map((g) => ({ layers, tasks: g })) } },
   },
+  // Every task a linear model of the inputs (a branched tree without layers), started from its
+  // linear reference where the engine has training.linearWarmStart: the bar every task must clear.
+  linear: { type: 'branched', groups: false, linear: true, write: ({ tasks }) => ({ type: 'branched', tree: { layers: [], tasks } }) },
 };
 
 /** Whether the engine has an architecture / a training option (both arrive through the registries). */
-export const hasArchitecture = (type: string) => (ARCHITECTURE_TYPES as string[]).includes(type) && type in ARCHITECTURE_TEMPLATES;
+export const hasArchitecture = (name: string) => name in ARCHITECTURE_TEMPLATES && (ARCHITECTURE_TYPES as string[]).includes(ARCHITECTURE_TEMPLATES[name].type ?? name);
 const hasTrainingOption = (name: string) => name in (TrainingOptionsSchema.properties as Record<string, unknown>);
 const hasDropout = () => 'dropout' in ((ARCHITECTURES['hard-sharing'].schema as { properties?: Record<string, unknown> }).properties ?? {});
 
 /** The default search space, narrowed to what this engine has. */
 export function defaultSearch(): StudySearch {
   return {
-    architectures: ['branched', 'hard-sharing', 'mmoe'].filter(hasArchitecture),
+    architectures: ['branched', 'hard-sharing', 'mmoe', 'linear'].filter(hasArchitecture),
     lossWeighting: ['static', 'uncertainty', 'dwa'].filter((s) => (LOSS_WEIGHTING_STRATEGIES as string[]).includes(s)),
     learningRate: [0.001, 0.003, 0.01],
     batchSize: [32, 64, 128],
@@ -94,7 +97,7 @@ export function resolveSearch(given: SearchRequest | undefined, errors: FieldErr
   const search = { ...defaultSearch(), ...stripUndefined(given ?? {}), epochs: { ...defaultSearch().epochs, ...stripUndefined(given?.epochs ?? {}) } } as StudySearch;
   search.architectures.forEach((a, i) => {
     if (!hasArchitecture(a))
-      errors.push({ pointer: `/search/architectures/${i}`, detail: `unknown architecture '${a}'; known: ${ARCHITECTURE_TYPES.filter(hasArchitecture).join(', ')}` });
+      errors.push({ pointer: `/search/architectures/${i}`, detail: `unknown architecture '${a}'; known: ${Object.keys(ARCHITECTURE_TEMPLATES).filter(hasArchitecture).join(', ')}` });
   });
   search.lossWeighting.forEach((s, i) => {
     if (!(LOSS_WEIGHTING_STRATEGIES as string[]).includes(s)) errors.push({ pointer: `/search/lossWeighting/${i}`, detail: `unknown loss weighting strategy '${s}'; known: ${LOSS_WEIGHTING_STRATEGIES.join(', ')}` });
@@ -149,13 +152,14 @@ export function sampleTrials(search: StudySearch, tasks: string[], groupings: st
     const depth = pick(search.depths);
     const layers = Array.from({ length: depth }, (_, d) => Math.max(4, Math.round(width / 2 ** d)));
     const architecture = template.write({ layers, tasks, grouping });
-    const dropout = pick(search.dropout);
+    const dropout = template.linear ? 0 : pick(search.dropout);
     if (dropout > 0) architecture.dropout = dropout;
     const strategy = pick(search.lossWeighting);
     const learningRate = pick(search.learningRate);
     const batchSize = pick(search.batchSize);
     const weightDecay = pick(search.weightDecay);
-    const training = { learningRate, batchSize, ...(weightDecay > 0 ? { weightDecay } : {}) };
+    const warm = template.linear && hasTrainingOption('linearWarmStart');
+    const training = { learningRate, batchSize, ...(weightDecay > 0 ? { weightDecay } : {}), ...(warm ? { linearWarmStart: true } : {}) };
     const key = JSON.stringify([architecture, strategy, training]);
     if (seen.has(key)) continue;
     seen.add(key);
@@ -164,11 +168,11 @@ export function sampleTrials(search: StudySearch, tasks: string[], groupings: st
     const extras = [dropout > 0 ? `dropout ${dropout}` : '', weightDecay > 0 ? `wd ${weightDecay}` : ''].filter(Boolean).join(' ');
     trials.push({
       id: `t${String(trials.length + 1).padStart(2, '0')}`,
-      summary: `${type}${groupText} ${layers.join('-')} ${strategy} lr ${learningRate} bs ${batchSize}${extras ? ` ${extras}` : ''}`,
+      summary: `${type}${groupText} ${template.linear ? 'no hidden layer' : layers.join('-')} ${strategy} lr ${learningRate} bs ${batchSize}${extras ? ` ${extras}` : ''}`,
       architecture,
       lossWeighting: { strategy },
       training,
-      grouping: template.groups ? grouping : allTogether,
+      grouping: template.groups ? grouping : template.linear ? tasks.map((t) => [t]) : allTogether,
     });
   }
   return trials;

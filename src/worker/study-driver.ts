@@ -44,7 +44,27 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Groupings the engine suggests for an affinity matrix: the threshold grouping and, where the engine has it, k groups for each k. */
 export type GroupingSuggester = (affinity: { tasks: string[]; matrix: number[][] }) => string[][][];
-export const suggestGroupings: GroupingSuggester = ({ tasks, matrix }) => [suggestGroups(tasks, matrix)];
+export const suggestGroupings: GroupingSuggester = ({ tasks, matrix }) => {
+  const byK = Array.from({ length: Math.max(0, Math.min(tasks.length - 2, 3)) }, (_, i) => groupsOf(tasks, matrix, i + 2));
+  return [...byK, suggestGroups(tasks, matrix)];
+};
+
+/** Average-linkage agglomeration of the affinity matrix down to `k` groups (the most related tasks merge first). */
+function groupsOf(tasks: string[], matrix: number[][], k: number): string[][] {
+  let groups = tasks.map((_, i) => [i]);
+  const link = (a: number[], b: number[]) => {
+    let s = 0;
+    for (const i of a) for (const j of b) s += (matrix[i][j] + matrix[j][i]) / 2;
+    return s / (a.length * b.length);
+  };
+  while (groups.length > k) {
+    let best = { score: -Infinity, a: 0, b: 1 };
+    for (let a = 0; a < groups.length; a++) for (let b = a + 1; b < groups.length; b++) if (link(groups[a], groups[b]) > best.score) best = { score: link(groups[a], groups[b]), a, b };
+    const merged = [...groups[best.a], ...groups[best.b]].sort((x, y) => x - y);
+    groups = [...groups.filter((_, i) => i !== best.a && i !== best.b), merged];
+  }
+  return groups.sort((x, y) => x[0] - y[0]).map((g) => g.map((i) => tasks[i]));
+}
 
 export async function driveStudy(studyId: string, deps: StudyDriverDeps): Promise<StudyRecord> {
   const { studies, models, trainingQueue, log } = deps;

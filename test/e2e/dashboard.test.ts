@@ -260,6 +260,50 @@ describe('dashboard in a real browser', { timeout: 240_000 }, () => {
     assert.equal(await page.locator(`tr[data-model-id="${state.modelId}"]`).count(), 1);
   });
 
+  it('shows a study: leaderboard, both references per task, a Pareto front for any two tasks, the grouping tree, links to jobs and model', async () => {
+    const call = async (method: string, path: string, body?: unknown) => {
+      const res = await fetch(`${base}${path}`, { method, headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined });
+      return { status: res.status, json: await res.json() };
+    };
+    const started = await call('POST', '/v1/studies', {
+      name: 'digits-study',
+      datasetId: state.datasetId,
+      tasks: [{ name: 'parity', type: 'binary' }, { name: 'value', type: 'regression' }, { name: 'digit', type: 'classification' }],
+      budget: { trials: 3, maxMinutes: 5 },
+      search: { architectures: ['branched', 'hard-sharing'], widths: [16], depths: [1], batchSize: [64], learningRate: [0.01], epochs: { min: 1, max: 3 } },
+    });
+    assert.equal(started.status, 202, JSON.stringify(started.json));
+    const id = started.json.id as string;
+    worker ??= startWorkerProcess({ ...env, LOG_LEVEL: 'info' });
+    let study: { state: string; best: { modelId: string; trialId: string } | null; trials: { id: string; jobId: string }[]; error: string | null } | undefined;
+    for (const until = Date.now() + 150_000; Date.now() < until; await new Promise((r) => setTimeout(r, 500))) {
+      study = (await call('GET', `/v1/studies/${id}`)).json;
+      if (['succeeded', 'failed', 'cancelled'].includes(study!.state)) break;
+    }
+    assert.equal(study?.state, 'succeeded', study?.error ?? 'study did not finish');
+    await open(`#/studies/${id}`, '#study-leaderboard');
+    assert.equal(await page.locator('#study-leaderboard tbody tr').count(), 3);
+    assert.equal(await page.locator('#study-leaderboard tr.best').count(), 1);
+    for (const task of ['parity', 'value', 'digit']) {
+      const bars = page.locator(`#study-references [data-task="${task}"] .prob`);
+      assert.equal(await bars.count(), 3, `best, linear and single-task bars for ${task}`);
+      assert.equal(await page.locator(`#study-grouping [data-task="${task}"]`).count(), 1, `${task} once in the grouping tree`);
+    }
+    assert.ok((await page.locator('#pareto-plot circle').count()) >= 1);
+    await page.selectOption('#pareto-y', 'digit');
+    await page.locator('#pareto-plot', { hasText: 'gain on digit' }).waitFor();
+    assert.equal(await page.locator('#pareto-y').inputValue(), 'digit');
+    await shot('study');
+    // study → job → study, and study → model
+    const trial = study!.trials.find((t) => t.id === study!.best!.trialId)!;
+    await page.locator(`#study-leaderboard tr[data-trial-id="${trial.id}"] a[href="#/jobs/${trial.jobId}"]`).click();
+    await page.locator('#job-study-link').click();
+    await page.locator('#study-model-link').click();
+    await page.waitForURL(`**/#/models/${study!.best!.modelId}`);
+    await open('#/studies', '#studies');
+    assert.equal(await page.locator(`#studies tr[data-study-id="${id}"]`).count(), 1);
+  });
+
   it('Swagger UI at /docs: "Try it out" → "Execute" with the documented examples works', async () => {
     await page.goto(`${base}/docs`);
     /** Runs one operation with its prefilled example; returns the status and body Swagger UI shows. */

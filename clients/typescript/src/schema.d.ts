@@ -1859,6 +1859,7 @@ export interface paths {
                                     learningRate: number;
                                     batchSize: number;
                                     weightDecay?: number;
+                                    linearWarmStart?: boolean;
                                 };
                                 grouping: string[][];
                                 runs: {
@@ -2074,6 +2075,7 @@ export interface paths {
                                     learningRate: number;
                                     batchSize: number;
                                     weightDecay?: number;
+                                    linearWarmStart?: boolean;
                                 };
                                 grouping: string[][];
                                 runs: {

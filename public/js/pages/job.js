@@ -100,6 +100,7 @@ export async function jobPage(root, ctx, id) {
       took !== null ? h('span', {}, 'ran ', duration(took)) : null,
       job.attempts > 1 ? h('span', {}, `attempt ${job.attempts}`) : null,
       h('span', {}, 'model ', job.state === 'succeeded' ? h('a', { href: `#/models/${job.modelId}` }, shortId(job.modelId)) : h('code', { class: 'muted' }, shortId(job.modelId))),
+      job.study ? h('span', {}, 'study ', h('a', { href: `#/studies/${job.study.studyId}`, id: 'job-study-link' }, `${shortId(job.study.studyId)} · ${job.study.trialId}`)) : null,
     );
     fill(notice, job.error && job.error !== job.state ? h('div', { class: job.state === 'failed' ? 'problem' : 'warning', role: 'alert' }, h('strong', {}, `Job ${job.state}`), h('p', {}, job.error)) : null);
   };

@@ -14,7 +14,7 @@ export const StudyTrialSchema = Type.Object({
   state: TrialStateSchema,
   architecture: Type.Record(Type.String(), Type.Unknown()),
   lossWeighting: Type.Object({ strategy: Type.String() }),
-  training: Type.Object({ learningRate: Type.Number(), batchSize: Type.Integer(), weightDecay: Type.Optional(Type.Number()) }),
+  training: Type.Object({ learningRate: Type.Number(), batchSize: Type.Integer(), weightDecay: Type.Optional(Type.Number()), linearWarmStart: Type.Optional(Type.Boolean()) }),
   grouping: Groups,
   runs: Type.Array(Type.Object({ rung: Type.Integer(), epochs: Type.Integer(), jobId: Type.String(), modelId: Type.String(), state: TrialStateSchema })),
   validation: Type.Record(Type.String(), MetricValueSchema, { description: 'Per-task validation metric of its latest finished run.' }),
