@@ -3,6 +3,7 @@ import type { Config } from '../config.js';
 import type { CheckpointStore } from '../store/checkpoint-store.js';
 import { createTrainingWorker, type TrainingWorker } from './create-training-worker.js';
 import { serveWorkerMetrics } from './worker-metrics.js';
+import { ModelEvents } from '../queue/model-events.js';
 
 /** What a worker is built from: the composition root's (src/composition-root.ts) settings, logger and checkpoint store. */
 export interface WorkerRoot {
@@ -24,5 +25,9 @@ export function startWorker({ config, logger, redisUrl, stores }: WorkerRoot): T
     checkpoints: stores.checkpoints,
   });
   serveWorkerMetrics(training.worker, config.WORKER_METRICS_PORT, logger);
+  // Every API replica hears of a new model (a new latest version of its name) at once.
+  const modelEvents = new ModelEvents(redisUrl, config.QUEUE_PREFIX);
+  training.worker.on('completed', (job) => void modelEvents.publish({ id: job.returnvalue?.modelId }));
+  training.worker.on('closed', () => void modelEvents.close());
   return training;
 }

@@ -7,6 +7,8 @@ import type { ObjectStore } from '../../store/object-store.js';
 import type { TrainingQueue } from '../../queue/training-queue.js';
 import type { JobEvents } from '../../queue/job-events.js';
 import type { ModelCache } from '../model-cache.js';
+import type { ModelEvents } from '../../queue/model-events.js';
+import type { Redis } from 'ioredis';
 
 /**
  * What the routes work with; built by the entry point (or a test) and handed to buildApp, which
@@ -22,6 +24,10 @@ export interface AppServices {
   /** Live job changes, for the Server-Sent Events stream. */
   jobEvents: JobEvents;
   modelCache: ModelCache;
+  /** Model changes shared with the other API replicas and the workers (Redis pub/sub). */
+  modelEvents?: ModelEvents;
+  /** Where the rate-limit counters are, shared by every replica; unset: in this process. */
+  rateLimitRedis?: Redis;
   /** The TensorFlow.js backend that runs predictions in this process. */
   backend: string;
 }
@@ -43,6 +49,8 @@ async function services(app: FastifyInstance, opts: { services: AppServices }) {
     // (scripts/openapi.ts builds the app without Redis, hence without queue and job events)
     await trainingQueue?.close();
     await jobEvents?.close();
+    await opts.services.modelEvents?.close();
+    opts.services.rateLimitRedis?.disconnect();
     await opts.services.objects?.close();
   });
 }
