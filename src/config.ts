@@ -99,6 +99,7 @@ export const ConfigSchema = Type.Object({
   JOB_ATTEMPTS: Type.Integer({ default: 3, minimum: 1, maximum: 100, description: 'Tries of a training job that fails for a transient reason.' }),
   WORKER_LOCK_MS: Type.Integer({ default: 30000, minimum: 1000, description: 'Job lock lifetime; a job whose worker died is picked up again after about this long.' }),
   WORKER_STALLED_INTERVAL_MS: Type.Integer({ default: 15000, minimum: 500, description: 'How often workers look for jobs whose worker died.' }),
+  STUDY_POLL_MS: Type.Integer({ default: 250, minimum: 10, maximum: 60000, description: 'How often a study driver (in a worker) looks at its trials\' jobs.' }),
   WORKER_SHUTDOWN_GRACE_MS: Type.Integer({ default: 60000, minimum: 0, description: 'On SIGTERM, how long a worker waits for running jobs to checkpoint and hand back; then it kills the training child processes still running (their jobs resume from their last checkpoint elsewhere).' }),
   CHECKPOINT_EVERY: Type.Integer({ default: 1, minimum: 1, description: 'Checkpoint a training job every this many epochs (resume point after a crash).' }),
   JOB_RETENTION_HOURS: Type.Number({ default: 24 * 7, minimum: 0, description: 'How long finished jobs and their history are kept.' }),

@@ -49,6 +49,24 @@ export class ModelStore {
   }
 
   /**
+   * Saves a copy of a stored model under another id and name, as the next version of that name
+   * (a study's best trial becomes a model named after the study).
+   */
+  async copyAs(sourceId: string, target: { id: string; name: string }): Promise<ModelMetadata> {
+    const files = Object.fromEntries((await this.files(sourceId)).map((f) => [f.name, f.data]));
+    const modelJson = JSON.parse(files[TOPOLOGY].toString('utf8')) as { modelTopology: object; weightsManifest: { weights: ModelArtifacts['weightSpecs'] }[] };
+    const metadata = JSON.parse(files[META].toString('utf8')) as ModelMetadata;
+    const weights = files[WEIGHTS];
+    const artifacts: ModelArtifacts = {
+      modelTopology: modelJson.modelTopology,
+      weightSpecs: modelJson.weightsManifest[0].weights,
+      weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength) as ArrayBuffer,
+    };
+    const { version: _version, ...rest } = metadata;
+    return this.save({ ...rest, id: target.id, name: target.name }, artifacts);
+  }
+
+  /**
    * The id of `name@version`, or of the latest version of `name` still stored. NotFoundError when
    * there is none.
    */

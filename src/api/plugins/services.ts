@@ -9,6 +9,8 @@ import type { JobEvents } from '../../queue/job-events.js';
 import type { ModelCache } from '../model-cache.js';
 import type { ModelEvents } from '../../queue/model-events.js';
 import type { Redis } from 'ioredis';
+import type { StudyQueue } from '../../queue/study-queue.js';
+import type { StudyStore } from '../../store/study-store.js';
 
 /**
  * What the routes work with; built by the entry point (or a test) and handed to buildApp, which
@@ -28,6 +30,9 @@ export interface AppServices {
   modelEvents?: ModelEvents;
   /** Where the rate-limit counters are, shared by every replica; unset: in this process. */
   rateLimitRedis?: Redis;
+  /** Studies as their drivers record them, and the queue their drivers take them from. */
+  studies: StudyStore;
+  studyQueue: StudyQueue;
   /** The TensorFlow.js backend that runs predictions in this process. */
   backend: string;
 }
@@ -39,7 +44,7 @@ declare module 'fastify' {
 }
 
 async function services(app: FastifyInstance, opts: { services: AppServices }) {
-  const { modelCache, trainingQueue, jobEvents } = opts.services;
+  const { modelCache, trainingQueue, jobEvents, studyQueue } = opts.services;
   app.decorate('services', opts.services);
   // After the server stopped answering: loaded models answer what their batchers hold and are
   // disposed, then the queue and the job-event reader let go of Redis.
@@ -47,6 +52,7 @@ async function services(app: FastifyInstance, opts: { services: AppServices }) {
     modelCache.clear();
     await modelCache.settled();
     // (scripts/openapi.ts builds the app without Redis, hence without queue and job events)
+    await studyQueue?.close(); // before the training queue, which owns the connection they share
     await trainingQueue?.close();
     await jobEvents?.close();
     await opts.services.modelEvents?.close();
