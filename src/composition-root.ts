@@ -14,14 +14,14 @@ import { LOCAL_REDIS_URL, resolveRedis, type RedisEndpoint } from './queue/local
 import { CheckpointStore } from './store/checkpoint-store.js';
 import { DatasetStore } from './store/dataset-store.js';
 import { ModelStore } from './store/model-store.js';
-import { FileStudyStore, type StudyStore } from './store/study-store.js';
+import { ObjectStudyStore, type StudyStore } from './store/study-store.js';
 import type { ObjectStore } from './store/object-store.js';
 import { openObjectStore } from './store/object-stores.js';
 
 /** The service's processes: each logs under its own name. */
 export type Component = 'mtl' | 'api' | 'worker' | 'trainer';
 
-/** Datasets, models and training checkpoints, each under its prefix of the object store (STORE_URL, else DATA_DIR); studies in their folder under DATA_DIR. */
+/** Datasets, models, training checkpoints and studies, each under its prefix of the object store (STORE_URL, else DATA_DIR). */
 export interface Stores {
   /** The object store they share (for readiness probes and closing). */
   objects: ObjectStore;
@@ -52,7 +52,7 @@ type StoreConfig = Pick<Config, 'DATA_DIR'> & Partial<Pick<Config, 'STORE_URL' |
 
 /**
  * The stores every process shares through STORE_URL (else DATA_DIR): `datasets/`, `models/`,
- * `checkpoints/`. Nothing touches the store until they are used (`verifyStores` checks it at start).
+ * `checkpoints/`, `studies/`. Nothing touches the store until they are used (`verifyStoresOrExit` checks it at start).
  */
 export function createStores(config: StoreConfig): Stores {
   const objects = openObjectStore({
@@ -67,7 +67,7 @@ export function createStores(config: StoreConfig): Stores {
     datasets: new DatasetStore(objects.at('datasets')),
     models: new ModelStore(objects.at('models')),
     checkpoints: new CheckpointStore(objects.at('checkpoints')),
-    studies: new FileStudyStore(join(config.DATA_DIR, 'studies')),
+    studies: new ObjectStudyStore(objects.at('studies')),
   };
 }
 

@@ -70,7 +70,13 @@ export async function buildApp(deps: AppServices, options: FastifyServerOptions 
   await app.register(services, { services: deps });
   await app.register(unreadBody, { maxBytes: config.UNREAD_BODY_MAX_BYTES });
   await app.register(auth, { apiKeys: config.API_KEYS, docsPublic: config.DOCS_PUBLIC, metricsPublic: config.METRICS_PUBLIC });
-  await app.register(loadLimits, { rateLimitMax: config.RATE_LIMIT_MAX, rateLimitWindowMs: config.RATE_LIMIT_WINDOW_MS, maxEventLoopDelayMs: config.MAX_EVENT_LOOP_DELAY_MS });
+  await app.register(loadLimits, {
+    rateLimitMax: config.RATE_LIMIT_MAX,
+    rateLimitWindowMs: config.RATE_LIMIT_WINDOW_MS,
+    maxEventLoopDelayMs: config.MAX_EVENT_LOOP_DELAY_MS,
+    redis: deps.rateLimitRedis,
+    nameSpace: `${config.QUEUE_PREFIX}:rate-limit:`,
+  });
   await app.register(metrics);
   await app.register(docs);
   await app.register(healthRoutes);

@@ -89,6 +89,26 @@ export class ModelCache {
     for (const ref of [...this.names.keys()]) if (ref === name || nameOfRef(ref) === name) this.names.delete(ref);
   }
 
+  /**
+   * A model was deleted or replaced (`id`) or a name's versions or aliases moved (`name`; neither:
+   * every name): forgets it here at once and tells the other replicas (`broadcast`, see
+   * queue/model-events.ts), whose caches call `apply`.
+   */
+  changed(change: { id?: string; name?: string }): void {
+    this.apply(change);
+    this.broadcast?.(change);
+  }
+
+  /** What `changed` does here, for a change heard from another process. */
+  apply(change: { id?: string; name?: string }): void {
+    if (change.id !== undefined) this.evict(change.id);
+    if (change.name !== undefined) this.forgetName(change.name);
+    else this.names.clear();
+  }
+
+  /** Set by the API process to publish changes to the other replicas. */
+  broadcast?: (change: { id?: string; name?: string }) => void;
+
   /** Reports lookups and forward passes (metrics). */
   observe(observer: ModelCacheObserver): void {
     this.observer = observer;

@@ -9,6 +9,8 @@ import type { StudyStore } from '../store/study-store.js';
 import type { DatasetStore } from '../store/dataset-store.js';
 import type { ModelStore } from '../store/model-store.js';
 import type { ObjectStore } from '../store/object-store.js';
+import { Redis } from 'ioredis';
+import { ModelEvents } from '../queue/model-events.js';
 import { buildApp, type App } from './app.js';
 import { ModelCache } from './model-cache.js';
 import type { AppServices } from './plugins/services.js';
@@ -37,8 +39,17 @@ export async function createServices({ config, logger, redisUrl, stores }: ApiRo
     maxBatch: config.PREDICT_MAX_BATCH,
     maxDelayMs: config.PREDICT_MAX_DELAY_MS,
   });
+  // Deletes, new versions and alias moves through any replica (or a worker) reach this cache at once.
+  const modelEvents = new ModelEvents(redisUrl, config.QUEUE_PREFIX);
+  modelCache.broadcast = (change) => void modelEvents.publish(change);
+  modelEvents.subscribe((change) => modelCache.apply(change)).catch((err: Error) => logger.warn({ err: err.message }, 'model change subscription failed; caches rely on MODEL_CACHE_RECHECK_MS'));
+  // Rate-limit counters in Redis: N replicas allow the limit once, not N times.
+  const rateLimitRedis = new Redis(redisUrl, { connectTimeout: 500, maxRetriesPerRequest: 1 });
+  rateLimitRedis.on('error', () => undefined); // counted in this process meanwhile (skipOnError)
   return {
     config,
+    modelEvents,
+    rateLimitRedis,
     objects: stores.objects,
     datasets,
     models,

@@ -1,8 +1,8 @@
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { isValidId } from '../shared/ids.js';
 import { NotFoundError } from '../shared/not-found-error.js';
 import type { StudyRecord } from '../queue/study-types.js';
+import { FileObjectStore } from './file-object-store.js';
+import type { ObjectStore } from './object-store.js';
 
 /** Where studies are kept. One writer per study at a time (its driver; the API only creates it). */
 export interface StudyStore {
@@ -14,46 +14,35 @@ export interface StudyStore {
   list(): Promise<StudyRecord[]>;
 }
 
-/** Studies on disk: `<dir>/<id>.json`, written to a temporary file and renamed into place. */
-export class FileStudyStore implements StudyStore {
-  constructor(private readonly dir: string) {}
+/**
+ * Studies in the object store: `<id>.json`, replaced whole on each save (ObjectStore.put: on disk
+ * a temporary file renamed into place, in S3 one put), so a driver on any machine resumes a study
+ * and any API replica reads it. A string is a directory on disk (the `file://` backend).
+ */
+export class ObjectStudyStore implements StudyStore {
+  private readonly store: ObjectStore;
 
-  private path(id: string): string {
+  constructor(dirOrStore: string | ObjectStore) {
+    this.store = typeof dirOrStore === 'string' ? new FileObjectStore(dirOrStore) : dirOrStore;
+  }
+
+  private key(id: string): string {
     if (!isValidId(id)) throw new NotFoundError('study', id);
-    return join(this.dir, `${id}.json`);
+    return `${id}.json`;
   }
 
   async save(record: StudyRecord): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
-    const final = this.path(record.id);
-    const tmp = `${final}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-    try {
-      await writeFile(tmp, JSON.stringify(record));
-      await rename(tmp, final);
-    } catch (err) {
-      await rm(tmp, { force: true });
-      throw err;
-    }
+    await this.store.put(this.key(record.id), JSON.stringify(record));
   }
 
   async get(id: string): Promise<StudyRecord> {
-    try {
-      return JSON.parse(await readFile(this.path(id), 'utf8')) as StudyRecord;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError('study', id);
-      throw err;
-    }
+    const bytes = await this.store.get(this.key(id));
+    if (bytes === undefined) throw new NotFoundError('study', id);
+    return JSON.parse(bytes.toString('utf8')) as StudyRecord;
   }
 
   async list(): Promise<StudyRecord[]> {
-    let names: string[];
-    try {
-      names = await readdir(this.dir);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw err;
-    }
-    const ids = names.filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -5)).filter(isValidId);
+    const ids = (await this.store.list()).filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -5)).filter(isValidId);
     const records = await Promise.all(ids.map((id) => this.get(id).catch(() => undefined)));
     return records.filter((r): r is StudyRecord => r !== undefined).sort((a, b) => b.createdAt.localeCompare(a.createdAt));
   }

@@ -7,6 +7,7 @@ import type { StudyStore } from '../store/study-store.js';
 import { createTrainingWorker, type TrainingWorker } from './create-training-worker.js';
 import { createStudyWorker } from './create-study-worker.js';
 import { serveWorkerMetrics } from './worker-metrics.js';
+import { ModelEvents } from '../queue/model-events.js';
 
 /** What a worker is built from: the composition root's (src/composition-root.ts) settings, logger and stores. */
 export interface WorkerRoot {
@@ -31,6 +32,10 @@ export function startWorker({ config, logger, redisUrl, stores }: WorkerRoot): T
     checkpoints: stores.checkpoints,
   });
   serveWorkerMetrics(training.worker, config.WORKER_METRICS_PORT, logger);
+  // Every API replica hears of a new model (a new latest version of its name) at once.
+  const modelEvents = new ModelEvents(redisUrl, config.QUEUE_PREFIX);
+  training.worker.on('completed', (job) => void modelEvents.publish({ id: job.returnvalue?.modelId }));
+  training.worker.on('closed', () => void modelEvents.close());
   const studies = createStudyWorker({
     redisUrl,
     prefix: config.QUEUE_PREFIX,

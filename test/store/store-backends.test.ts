@@ -16,6 +16,8 @@ import type { ObjectStore } from '../../src/store/object-store.js';
 import { openObjectStore } from '../../src/store/object-stores.js';
 import { RedisClaims } from '../../src/store/redis-claims.js';
 import { S3ObjectStore } from '../../src/store/s3-object-store.js';
+import { ObjectStudyStore } from '../../src/store/study-store.js';
+import type { StudyRecord } from '../../src/queue/study-types.js';
 import { testRedis, uniquePrefix } from '../helpers/redis.js';
 import { S3RVER_CREDENTIALS, startS3Server, type S3Server } from '../helpers/s3-server.js';
 
@@ -168,6 +170,17 @@ for (const [backend, fresh] of Object.entries(BACKENDS)) {
       assert.deepEqual(await new CheckpointStore(objects.at('checkpoints')).load(jobId), value);
       await new CheckpointStore(objects.at('checkpoints')).delete(jobId);
       assert.equal(await new CheckpointStore(objects.at('checkpoints')).load(jobId), null);
+    });
+
+    it('keeps study records, each replaced whole, newest first', async () => {
+      const studies = new ObjectStudyStore(fresh().at('studies'));
+      const [first, second] = [newId(), newId()];
+      await studies.save({ id: first, createdAt: '2026-12-01T00:00:00.000Z', state: 'running' } as unknown as StudyRecord);
+      await studies.save({ id: second, createdAt: '2026-12-02T00:00:00.000Z', state: 'running' } as unknown as StudyRecord);
+      await studies.save({ id: first, createdAt: '2026-12-01T00:00:00.000Z', state: 'succeeded' } as unknown as StudyRecord);
+      assert.equal(((await studies.get(first)) as unknown as { state: string }).state, 'succeeded');
+      assert.deepEqual((await studies.list()).map((r) => r.id), [second, first]);
+      await assert.rejects(studies.get(newId()), NotFoundError);
     });
   });
 }

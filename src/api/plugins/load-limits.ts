@@ -8,6 +8,9 @@ export interface LoadLimitOptions {
   rateLimitMax: number;
   rateLimitWindowMs: number;
   maxEventLoopDelayMs: number;
+  /** Counters in this Redis, shared by every API replica (under `<nameSpace>`); unset: in this process. */
+  redis?: import('ioredis').Redis;
+  nameSpace?: string;
 }
 
 /** How often the event-loop delay is measured (under-pressure's default). */
@@ -56,6 +59,7 @@ async function loadLimits(app: FastifyInstance, opts: LoadLimitOptions) {
     max: opts.rateLimitMax,
     timeWindow: opts.rateLimitWindowMs,
     keyGenerator: rateKey,
+    ...(opts.redis ? { redis: opts.redis, nameSpace: opts.nameSpace, skipOnError: true } : {}),
     allowList: isHealth,
     errorResponseBuilder: (_request, context) =>
       new HttpProblem(429, 'Too Many Requests', `rate limit of ${context.max} requests per ${context.after} exceeded; retry later`, undefined, {

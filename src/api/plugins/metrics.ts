@@ -71,6 +71,15 @@ async function metrics(app: FastifyInstance) {
     onPass: (rows) => api.predictBatchRows.observe(rows),
   });
 
+  /**
+   * Every replica hears every job finish: one of them (the first to claim the job's finish in
+   * Redis) counts it, so the sum of the replicas' counters is the number of jobs, not N times it.
+   */
+  const countOnce = async (jobId: string): Promise<boolean> => {
+    const client = (await trainingQueue.queue.client) as unknown as import('ioredis').Redis;
+    const finishedOn = (await client.hget(`${app.services.config.QUEUE_PREFIX}:${trainingQueue.queue.name}:${jobId}`, 'finishedOn')) ?? '';
+    return (await client.set(`${app.services.config.QUEUE_PREFIX}:metrics-counted:${jobId}:${finishedOn}`, '1', 'EX', 7 * 24 * 3600, 'NX')) === 'OK';
+  };
   // (scripts/openapi.ts builds the app without Redis, hence without job events)
   const unsubscribe = jobEvents?.onAny((jobId, event, data) => {
     if (event === 'progress' && data && typeof data === 'object') {
@@ -78,8 +87,12 @@ async function metrics(app: FastifyInstance) {
       if (last) samplesPerSec.set(last.samplesPerSec);
     }
     if (event === 'completed' || event === 'failed') {
-      void trainingQueue.get(jobId).then(
+      void countOnce(jobId).then(
+        (mine) => (mine ? trainingQueue.get(jobId) : undefined),
+        () => trainingQueue.get(jobId), // Redis away: counted here rather than not at all
+      ).then(
         (job) => {
+          if (!job) return;
           jobsFinished.inc({ outcome: job.state });
           if (job.startedAt && job.finishedAt) jobDuration.observe({ outcome: job.state }, (Date.parse(job.finishedAt) - Date.parse(job.startedAt)) / 1000);
         },

@@ -7,6 +7,8 @@ import type { ObjectStore } from '../../store/object-store.js';
 import type { TrainingQueue } from '../../queue/training-queue.js';
 import type { JobEvents } from '../../queue/job-events.js';
 import type { ModelCache } from '../model-cache.js';
+import type { ModelEvents } from '../../queue/model-events.js';
+import type { Redis } from 'ioredis';
 import type { StudyQueue } from '../../queue/study-queue.js';
 import type { StudyStore } from '../../store/study-store.js';
 
@@ -24,6 +26,10 @@ export interface AppServices {
   /** Live job changes, for the Server-Sent Events stream. */
   jobEvents: JobEvents;
   modelCache: ModelCache;
+  /** Model changes shared with the other API replicas and the workers (Redis pub/sub). */
+  modelEvents?: ModelEvents;
+  /** Where the rate-limit counters are, shared by every replica; unset: in this process. */
+  rateLimitRedis?: Redis;
   /** Studies as their drivers record them, and the queue their drivers take them from. */
   studies: StudyStore;
   studyQueue: StudyQueue;
@@ -49,6 +55,8 @@ async function services(app: FastifyInstance, opts: { services: AppServices }) {
     await studyQueue?.close(); // before the training queue, which owns the connection they share
     await trainingQueue?.close();
     await jobEvents?.close();
+    await opts.services.modelEvents?.close();
+    opts.services.rateLimitRedis?.disconnect();
     await opts.services.objects?.close();
   });
 }

@@ -57,7 +57,7 @@ const modelAliasRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const { alias } = request.params;
       const { version } = request.body;
       const modelId = await models.setAlias(name, alias, version);
-      modelCache.forgetName(name);
+      modelCache.changed({ name });
       request.log.info({ name, alias, version, modelId }, 'alias set');
       return { name, alias, version, modelId };
     },
@@ -69,7 +69,7 @@ const modelAliasRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async function deleteAlias(request, reply) {
       const name = nameOf(request.params.id);
       await models.deleteAlias(name, request.params.alias);
-      modelCache.forgetName(name);
+      modelCache.changed({ name });
       return reply.code(204).send(null);
     },
   );

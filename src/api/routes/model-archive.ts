@@ -59,7 +59,7 @@ const modelArchiveRoutes: FastifyPluginAsyncTypebox = async (app) => {
         throw new HttpProblem(415, 'Unsupported Media Type', 'send the model archive as application/gzip', [{ pointer: '/headers/content-type', detail: 'must be application/gzip' }]);
       }
       const saved = await importModelArchive(models, request.body, limit);
-      modelCache.forgetName(saved.name);
+      modelCache.changed({ id: saved.id, name: saved.name });
       request.log.info({ modelId: saved.id, name: saved.name, version: saved.version, from: saved.importedFrom }, 'model imported');
       const [model] = await withAliases(models, [saved]);
       return reply.code(201).header('location', `/v1/models/${saved.id}`).send(model);

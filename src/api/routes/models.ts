@@ -53,7 +53,7 @@ const modelRoutes: FastifyPluginAsyncTypebox = async (app) => {
     { schema: { tags: ['models'], summary: 'Delete a model', params: IdParamsSchema, response: { 204: Type.Null(), ...problems(404) } } },
     async function deleteModel(request, reply) {
       await app.services.models.delete(request.params.id);
-      app.services.modelCache.evict(request.params.id);
+      app.services.modelCache.changed({ id: request.params.id });
       return reply.code(204).send(null);
     },
   );
