@@ -70,6 +70,8 @@ export interface paths {
                             status: "ready" | "unavailable";
                             /** @description TensorFlow.js backend that serves predictions in this process. */
                             backend: string;
+                            /** @description The GPU that backend runs on (webgpu): vendor, architecture and description as WebGPU reports them. */
+                            adapter?: string;
                             checks: {
                                 redis: {
                                     ok: boolean;
@@ -93,6 +95,8 @@ export interface paths {
                             status: "ready" | "unavailable";
                             /** @description TensorFlow.js backend that serves predictions in this process. */
                             backend: string;
+                            /** @description The GPU that backend runs on (webgpu): vendor, architecture and description as WebGPU reports them. */
+                            adapter?: string;
                             checks: {
                                 redis: {
                                     ok: boolean;
@@ -1473,6 +1477,8 @@ export interface paths {
                                 trainingTimeMs: number;
                                 samplesPerSec: number;
                                 backend: string;
+                                /** @description The GPU the model trained on (webgpu backend): vendor, architecture and description as WebGPU reports them; ", software" for a software adapter. */
+                                backendAdapter?: string;
                                 warnings: string[];
                             }[];
                         };
@@ -1587,6 +1593,8 @@ export interface paths {
                             trainingTimeMs: number;
                             samplesPerSec: number;
                             backend: string;
+                            /** @description The GPU the model trained on (webgpu backend): vendor, architecture and description as WebGPU reports them; ", software" for a software adapter. */
+                            backendAdapter?: string;
                             warnings: string[];
                             /** @description Scaling, vocabularies and label encoders fitted on the training split. */
                             preprocessing: unknown;
@@ -1776,6 +1784,8 @@ export interface paths {
                             trainingTimeMs: number;
                             samplesPerSec: number;
                             backend: string;
+                            /** @description The GPU the model trained on (webgpu backend): vendor, architecture and description as WebGPU reports them; ", software" for a software adapter. */
+                            backendAdapter?: string;
                             warnings: string[];
                             /** @description Scaling, vocabularies and label encoders fitted on the training split. */
                             preprocessing: unknown;

@@ -21,6 +21,8 @@ export interface AppServices {
   modelCache: ModelCache;
   /** The TensorFlow.js backend that runs predictions in this process. */
   backend: string;
+  /** The GPU it runs on (webgpu backend), one line. */
+  backendAdapter?: string;
 }
 
 declare module 'fastify' {
