@@ -21,14 +21,17 @@ if (mode !== '--write' && mode !== '--check') {
 
 // Only the route schemas are read: no request is served, so the queue is never touched.
 const config = loadConfig({ DATA_DIR: join(tmpdir(), 'mtl-openapi') });
-const { datasets, models } = createStores(config);
+const { objects, datasets, models, studies } = createStores(config);
 const services: AppServices = {
   config,
+  objects,
   datasets,
   models,
   modelCache: new ModelCache(models, { capacity: 1 }),
   trainingQueue: undefined as never,
   jobEvents: undefined as never,
+  studies,
+  studyQueue: undefined as never,
   backend: 'none',
 };
 const app = await buildApp(services, { logger: false });

@@ -14,15 +14,21 @@ import { LOCAL_REDIS_URL, resolveRedis, type RedisEndpoint } from './queue/local
 import { CheckpointStore } from './store/checkpoint-store.js';
 import { DatasetStore } from './store/dataset-store.js';
 import { ModelStore } from './store/model-store.js';
+import { FileStudyStore, type StudyStore } from './store/study-store.js';
+import type { ObjectStore } from './store/object-store.js';
+import { openObjectStore } from './store/object-stores.js';
 
 /** The service's processes: each logs under its own name. */
 export type Component = 'mtl' | 'api' | 'worker' | 'trainer';
 
-/** Datasets, models and training checkpoints, each in its folder under DATA_DIR. */
+/** Datasets, models and training checkpoints, each under its prefix of the object store (STORE_URL, else DATA_DIR); studies in their folder under DATA_DIR. */
 export interface Stores {
+  /** The object store they share (for readiness probes and closing). */
+  objects: ObjectStore;
   datasets: DatasetStore;
   models: ModelStore;
   checkpoints: CheckpointStore;
+  studies: StudyStore;
 }
 
 export interface ProcessRoot {
@@ -42,17 +48,45 @@ export function rootLogger(config: Pick<Config, 'LOG_LEVEL'>, component: Compone
   return pino(loggerOptions(config.LOG_LEVEL, component));
 }
 
-/** The stores every process shares through DATA_DIR; nothing touches the disk until they are used. */
-export function createStores(config: Pick<Config, 'DATA_DIR'>): Stores {
+type StoreConfig = Pick<Config, 'DATA_DIR'> & Partial<Pick<Config, 'STORE_URL' | 'S3_ENDPOINT' | 'S3_FORCE_PATH_STYLE' | 'REDIS_URL'>>;
+
+/**
+ * The stores every process shares through STORE_URL (else DATA_DIR): `datasets/`, `models/`,
+ * `checkpoints/`. Nothing touches the store until they are used (`verifyStores` checks it at start).
+ */
+export function createStores(config: StoreConfig): Stores {
+  const objects = openObjectStore({
+    url: config.STORE_URL,
+    dataDir: config.DATA_DIR,
+    s3Endpoint: config.S3_ENDPOINT,
+    s3ForcePathStyle: config.S3_FORCE_PATH_STYLE,
+    redisUrl: redisUrlOf(config),
+  });
   return {
-    datasets: new DatasetStore(join(config.DATA_DIR, 'datasets')),
-    models: new ModelStore(join(config.DATA_DIR, 'models')),
-    checkpoints: new CheckpointStore(join(config.DATA_DIR, 'checkpoints')),
+    objects,
+    datasets: new DatasetStore(objects.at('datasets')),
+    models: new ModelStore(objects.at('models')),
+    checkpoints: new CheckpointStore(objects.at('checkpoints')),
+    studies: new FileStudyStore(join(config.DATA_DIR, 'studies')),
   };
 }
 
+/**
+ * At start: a store that cannot be used (missing bucket, refused credentials, unreachable) stops
+ * the process with one fatal line naming STORE_URL and what is wrong, rather than failing later
+ * on the first upload or job.
+ */
+export async function verifyStoresOrExit(stores: Pick<Stores, 'objects'>, logger: Logger): Promise<void> {
+  try {
+    await stores.objects.verify();
+  } catch (err) {
+    logger.fatal((err as Error).message);
+    process.exit(1);
+  }
+}
+
 /** The Redis of a process that only connects (API alone, worker): REDIS_URL, else the one on this machine. */
-export function redisUrlOf(config: Pick<Config, 'REDIS_URL'>): string {
+export function redisUrlOf(config: Partial<Pick<Config, 'REDIS_URL'>>): string {
   return config.REDIS_URL ?? LOCAL_REDIS_URL;
 }
 

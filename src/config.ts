@@ -6,7 +6,16 @@ export const ConfigSchema = Type.Object({
   PORT: Type.Integer({ default: 3000, minimum: 0, maximum: 65535, description: 'HTTP port of the API.' }),
   HOST: Type.String({ default: '127.0.0.1', description: 'Address the API listens on (0.0.0.0 in containers).' }),
   REDIS_URL: Type.Optional(Type.String({ description: 'Redis for the job queue. Unset: 127.0.0.1:6379, else a private redis-server (npm start / npm test; npm start keeps its files under DATA_DIR/redis, AOF on).' })),
-  DATA_DIR: Type.String({ default: './data', description: 'Datasets, models, checkpoints and the private Redis live here; share it between the API and the workers.' }),
+  DATA_DIR: Type.String({ default: './data', description: 'Datasets, models, checkpoints (unless STORE_URL says elsewhere) and the private Redis live here; with the file store, share it between the API and the workers.' }),
+  STORE_URL: Type.Optional(
+    Type.String({
+      pattern: '^(file|s3)://',
+      description:
+        'Where datasets, models, checkpoints and version claims are kept: file:///abs/dir (a directory every process shares) or s3://bucket/prefix (S3 or an S3-compatible server; no shared disk needed, version claims in Redis). Unset: DATA_DIR on this disk. See docs/deploy.md.',
+    }),
+  ),
+  S3_ENDPOINT: Type.Optional(Type.String({ description: 'S3 store: the endpoint of an S3-compatible server (MinIO: http://minio:9000, GCS: https://storage.googleapis.com). Unset: AWS S3. Region and credentials come from the AWS SDK\'s chain (AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_PROFILE, IAM roles).' })),
+  S3_FORCE_PATH_STYLE: Type.Boolean({ default: false, description: 'S3 store: address objects as endpoint/bucket/key (MinIO, GCS, most S3-compatible servers) rather than bucket.endpoint/key.' }),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info', description: 'pino level; JSON logs, pretty on a terminal.' }),
   LOG_SLOW_REQUEST_MS: Type.Integer({
     default: 1000,
@@ -90,6 +99,7 @@ export const ConfigSchema = Type.Object({
   JOB_ATTEMPTS: Type.Integer({ default: 3, minimum: 1, maximum: 100, description: 'Tries of a training job that fails for a transient reason.' }),
   WORKER_LOCK_MS: Type.Integer({ default: 30000, minimum: 1000, description: 'Job lock lifetime; a job whose worker died is picked up again after about this long.' }),
   WORKER_STALLED_INTERVAL_MS: Type.Integer({ default: 15000, minimum: 500, description: 'How often workers look for jobs whose worker died.' }),
+  STUDY_POLL_MS: Type.Integer({ default: 250, minimum: 10, maximum: 60000, description: 'How often a study driver (in a worker) looks at its trials\' jobs.' }),
   WORKER_SHUTDOWN_GRACE_MS: Type.Integer({ default: 60000, minimum: 0, description: 'On SIGTERM, how long a worker waits for running jobs to checkpoint and hand back; then it kills the training child processes still running (their jobs resume from their last checkpoint elsewhere).' }),
   CHECKPOINT_EVERY: Type.Integer({ default: 1, minimum: 1, description: 'Checkpoint a training job every this many epochs (resume point after a crash).' }),
   JOB_RETENTION_HOURS: Type.Number({ default: 24 * 7, minimum: 0, description: 'How long finished jobs and their history are kept.' }),

@@ -1,4 +1,4 @@
-import { closeGracefully, composeRoot, maskRedisUrl, resolveOneMachineRedis } from './composition-root.js';
+import { closeGracefully, composeRoot, verifyStoresOrExit, maskRedisUrl, resolveOneMachineRedis } from './composition-root.js';
 import { startApi } from './api/start-api.js';
 import { drainConnections } from './api/drain-connections.js';
 import { startWorker } from './worker/start-worker.js';
@@ -9,6 +9,7 @@ import { startWorker } from './worker/start-worker.js';
  */
 const { config, logger, stores } = composeRoot('mtl');
 
+await verifyStoresOrExit(stores, logger);
 let redis;
 try {
   redis = await resolveOneMachineRedis(config);

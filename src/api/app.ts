@@ -13,6 +13,7 @@ import metrics from './plugins/metrics.js';
 import healthRoutes from './routes/health.js';
 import datasetRoutes from './routes/datasets.js';
 import jobRoutes from './routes/jobs.js';
+import studyRoutes from './routes/studies.js';
 import modelRoutes from './routes/models.js';
 import modelAliasRoutes from './routes/model-aliases.js';
 import modelArchiveRoutes from './routes/model-archive.js';
@@ -75,6 +76,7 @@ export async function buildApp(deps: AppServices, options: FastifyServerOptions 
   await app.register(healthRoutes);
   await app.register(datasetRoutes);
   await app.register(jobRoutes);
+  await app.register(studyRoutes);
   await app.register(modelRoutes);
   await app.register(modelAliasRoutes);
   await app.register(modelArchiveRoutes);

@@ -5,8 +5,11 @@ import { describeAdapter } from '../mtl/webgpu-backend.js';
 import { createRedisConnection } from '../queue/connection.js';
 import { TrainingQueue } from '../queue/training-queue.js';
 import { JobEvents } from '../queue/job-events.js';
+import { StudyQueue } from '../queue/study-queue.js';
+import type { StudyStore } from '../store/study-store.js';
 import type { DatasetStore } from '../store/dataset-store.js';
 import type { ModelStore } from '../store/model-store.js';
+import type { ObjectStore } from '../store/object-store.js';
 import { buildApp, type App } from './app.js';
 import { ModelCache } from './model-cache.js';
 import type { AppServices } from './plugins/services.js';
@@ -16,7 +19,7 @@ export interface ApiRoot {
   config: Config;
   logger: Logger;
   redisUrl: string;
-  stores: { datasets: DatasetStore; models: ModelStore };
+  stores: { objects: ObjectStore; datasets: DatasetStore; models: ModelStore; studies: StudyStore };
 }
 
 /** Wires the stores, the queue and the model cache for the API process. */
@@ -27,7 +30,8 @@ export async function createServices({ config, logger, redisUrl, stores }: ApiRo
   connection.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
   const trainingQueue = new TrainingQueue(connection, { prefix: config.QUEUE_PREFIX, attempts: config.JOB_ATTEMPTS, retentionHours: config.JOB_RETENTION_HOURS });
   const jobEvents = new JobEvents(redisUrl, config.QUEUE_PREFIX);
-  const { datasets, models } = stores;
+  const studyQueue = new StudyQueue(connection, { prefix: config.QUEUE_PREFIX, retentionHours: config.JOB_RETENTION_HOURS });
+  const { datasets, models, studies } = stores;
   const modelCache = new ModelCache(models, {
     capacity: config.MODEL_CACHE_SIZE,
     recheckMs: config.MODEL_CACHE_RECHECK_MS,
@@ -36,11 +40,14 @@ export async function createServices({ config, logger, redisUrl, stores }: ApiRo
   });
   return {
     config,
+    objects: stores.objects,
     datasets,
     models,
     trainingQueue,
     jobEvents,
     modelCache,
+    studies,
+    studyQueue,
     backend: backend.name,
     ...(backend.adapter ? { backendAdapter: describeAdapter(backend.adapter) } : {}),
   };

@@ -11,6 +11,14 @@ export interface TrainingJobData {
   submittedAt: string;
   /** Set by POST /v1/jobs/:id/cancel; a worker that picks the job up ends it at once. */
   cancelRequestedAt?: string;
+  /** Set on a study's trial (src/worker/study-driver.ts). */
+  study?: TrialTag;
+}
+
+/** Which study and trial a training job belongs to. */
+export interface TrialTag {
+  studyId: string;
+  trialId: string;
 }
 
 /** failedReason of a job that was cancelled (the job ends in BullMQ's failed set with it). */

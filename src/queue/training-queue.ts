@@ -6,7 +6,7 @@ import type { EpochReport } from '../mtl/trainer.js';
 import { newId } from '../shared/ids.js';
 import { NotFoundError } from '../shared/not-found-error.js';
 import { createHash } from 'node:crypto';
-import { CANCELLED_REASON, cancelChannel, TRAINING_JOB, TRAINING_QUEUE, type JobState, type TrainingJobData, type TrainingJobProgress, type TrainingJobResult } from './job-types.js';
+import { CANCELLED_REASON, cancelChannel, TRAINING_JOB, TRAINING_QUEUE, type JobState, type TrainingJobData, type TrainingJobProgress, type TrainingJobResult, type TrialTag } from './job-types.js';
 import { DatasetBusyError, IdempotencyKeyReusedError, JobStateConflictError } from './queue-errors.js';
 import { RedisLock } from './redis-lock.js';
 
@@ -25,6 +25,8 @@ export interface JobView {
   startedAt: string | null;
   finishedAt: string | null;
   result: TrainingJobResult | null;
+  /** The study and trial this job trains, if it is a study's trial. */
+  study: TrialTag | null;
 }
 
 export interface TrainingQueueOptions {
@@ -101,6 +103,21 @@ export class TrainingQueue {
     }
     await this.queue.add(TRAINING_JOB, data, { jobId: id });
     return { id, modelId: data.modelId, replayed: false };
+  }
+
+  /**
+   * Queues a study's trial under ids chosen beforehand (the study records them first, so a driver
+   * that restarts after a crash queues nothing twice: BullMQ ignores a second add of the same id).
+   */
+  async enqueueTrial(spec: ResolvedSpec, ids: { jobId: string; modelId: string }, tag: TrialTag): Promise<void> {
+    const data: TrainingJobData = { spec, modelId: ids.modelId, submittedAt: new Date().toISOString(), study: tag };
+    await this.queue.add(TRAINING_JOB, data, { jobId: ids.jobId });
+  }
+
+  /** The job, or null when there is none (not an error: a study reads jobs it may have lost). */
+  async find(id: string): Promise<JobView | null> {
+    const job = await this.queue.getJob(id);
+    return job ? this.viewOf(job) : null;
   }
 
   /**
@@ -213,6 +230,7 @@ function toView(job: Job<TrainingJobData, TrainingJobResult>, state: JobState): 
     startedAt: job.processedOn ? new Date(job.processedOn).toISOString() : null,
     finishedAt: job.finishedOn ? new Date(job.finishedOn).toISOString() : null,
     result: job.returnvalue ?? null,
+    study: job.data.study ?? null,
   };
 }
 

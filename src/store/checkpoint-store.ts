@@ -1,22 +1,27 @@
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { isValidId } from '../shared/ids.js';
+import { FileObjectStore } from './file-object-store.js';
+import type { ObjectStore } from './object-store.js';
 
 /**
- * Training checkpoints, one file per job (`<dir>/<jobId>.ckpt`), replaced atomically (temp file,
- * then rename). The file is a JSON header followed by the raw bytes of every Float32Array in the
- * value, which the header refers to as {"$f32": [offset, length]}.
+ * Training checkpoints, one object per job (`<jobId>.ckpt`), replaced whole (on disk: temp file,
+ * fsync, then rename; in S3: one put), so a job resumes from its last good checkpoint on any
+ * machine. The object is a JSON header followed by the raw bytes of every Float32Array in the
+ * value, which the header refers to as {"$f32": [offset, length]}. A string is a directory on disk.
  */
 export class CheckpointStore {
-  constructor(private readonly dir: string) {}
+  private readonly store: ObjectStore;
 
-  private path(jobId: string): string {
+  constructor(dirOrStore: string | ObjectStore) {
+    this.store = typeof dirOrStore === 'string' ? new FileObjectStore(dirOrStore) : dirOrStore;
+  }
+
+  private key(jobId: string): string {
     if (!isValidId(jobId)) throw new Error(`invalid job id '${jobId}'`);
-    return join(this.dir, `${jobId}.ckpt`);
+    return `${jobId}.ckpt`;
   }
 
   async save(jobId: string, value: unknown): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
     const arrays: Float32Array[] = [];
     let offset = 0;
     const header = JSON.stringify(value, (_key, v) => {
@@ -31,33 +36,14 @@ export class CheckpointStore {
     const head = Buffer.from(header);
     const size = Buffer.alloc(4);
     size.writeUInt32LE(head.length);
-    const tmp = `${this.path(jobId)}.tmp-${process.pid}`;
-    try {
-      const file = await open(tmp, 'w');
-      try {
-        await file.write(size);
-        await file.write(head);
-        for (const a of arrays) await file.write(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
-        await file.sync();
-      } finally {
-        await file.close();
-      }
-      await rename(tmp, this.path(jobId));
-    } catch (err) {
-      // A full disk must not keep a half-written copy of the weights: the last good checkpoint stays.
-      await rm(tmp, { force: true });
-      throw err;
-    }
+    // Streamed piece by piece: the weights are not copied into one more buffer.
+    const pieces = [size, head, ...arrays.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength))];
+    await this.store.put(this.key(jobId), Readable.from(pieces, { objectMode: false }));
   }
 
   async load<T>(jobId: string): Promise<T | null> {
-    let bytes: Buffer;
-    try {
-      bytes = await readFile(this.path(jobId));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw err;
-    }
+    const bytes = await this.store.get(this.key(jobId));
+    if (bytes === undefined) return null;
     const headLength = bytes.readUInt32LE(0);
     const body = 4 + headLength;
     return JSON.parse(bytes.subarray(4, body).toString('utf8'), (_key, v) => {
@@ -72,6 +58,6 @@ export class CheckpointStore {
   }
 
   async delete(jobId: string): Promise<void> {
-    await rm(this.path(jobId), { force: true });
+    await this.store.delete(this.key(jobId));
   }
 }

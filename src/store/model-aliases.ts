@@ -1,6 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import type { ObjectStore } from './object-store.js';
 
 /** What an alias may be called: it starts with a letter, so `name@<digits>` always means a version. */
 export const ALIAS_PATTERN = '^[A-Za-z][A-Za-z0-9_-]{0,63}$';
@@ -17,74 +16,50 @@ export interface ModelAlias {
 }
 
 /**
- * Movable names for versions of a model name (`digits-mtl@prod` → version 3), one small file each:
- * `<dir>/<hash of name>/<alias>` holding `{"version": n}`.
+ * Movable names for versions of a model name (`digits-mtl@prod` → version 3), one small object
+ * each: `<hash of name>/<alias>` holding `{"version": n}`.
  *
- * Moving an alias writes the new file under a temporary name beside it and renames it over the old
- * one. rename(2) replaces the directory entry atomically, so a reader (in this process or another
- * one sharing DATA_DIR) opens either the old file or the new one, never a half-written one and
- * never nothing; of several concurrent moves, the last rename wins whole. A crash leaves at most a
- * temporary file, which no reader looks at.
+ * Moving an alias replaces the object whole (ObjectStore.put: on disk a temporary file renamed over
+ * the old one, in S3 one put), so a reader (in this process or another, on any machine) reads
+ * either the old pointer or the new one, never a half-written one and never nothing; of several
+ * concurrent moves, the last one wins whole.
  */
 export class ModelAliases {
-  constructor(private readonly dir: string) {}
+  constructor(private readonly store: ObjectStore) {}
 
   /** Points `name@alias` at `version` (creating or moving the alias). */
   async set(name: string, alias: string, version: number): Promise<void> {
     if (!isValidAlias(alias)) throw new Error(`invalid alias '${alias}'`);
-    const dir = this.dirOf(name);
-    await mkdir(dir, { recursive: true });
-    const tmp = join(dir, `.tmp-${alias}-${randomBytes(6).toString('hex')}`);
-    await writeFile(tmp, JSON.stringify({ version }));
-    try {
-      await rename(tmp, join(dir, alias));
-    } catch (err) {
-      await rm(tmp, { force: true });
-      throw err;
-    }
+    await this.store.put(`${this.dirOf(name)}/${alias}`, JSON.stringify({ version }));
   }
 
   /** The version `name@alias` points at; undefined when there is no such alias. */
   async get(name: string, alias: string): Promise<number | undefined> {
     if (!isValidAlias(alias)) return undefined;
-    let text: string;
-    try {
-      text = await readFile(join(this.dirOf(name), alias), 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw err;
-    }
-    const version = (JSON.parse(text) as { version?: unknown }).version;
+    const bytes = await this.store.get(`${this.dirOf(name)}/${alias}`);
+    if (bytes === undefined) return undefined;
+    const version = (JSON.parse(bytes.toString('utf8')) as { version?: unknown }).version;
     return Number.isInteger(version) && (version as number) >= 1 ? (version as number) : undefined;
   }
 
   /** Removes the alias; false when there was none. */
   async delete(name: string, alias: string): Promise<boolean> {
     if (!isValidAlias(alias)) return false;
-    try {
-      await unlink(join(this.dirOf(name), alias));
-      return true;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-      throw err;
-    }
+    const key = `${this.dirOf(name)}/${alias}`;
+    if ((await this.store.head(key)) === undefined) return false;
+    await this.store.delete(key);
+    return true;
   }
 
   /** Every alias of `name`, by alias. */
   async list(name: string): Promise<ModelAlias[]> {
-    let files: string[];
-    try {
-      files = (await readdir(this.dirOf(name))).filter(isValidAlias);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw err;
-    }
+    const files = (await this.store.list(this.dirOf(name))).filter(isValidAlias);
     const found = await Promise.all(files.map(async (alias) => ({ alias, version: await this.get(name, alias) })));
     return found.filter((a): a is ModelAlias => a.version !== undefined).sort((a, b) => a.alias.localeCompare(b.alias));
   }
 
   private dirOf(name: string): string {
     // Names are free text: hashed so that any name is a safe directory name (as ModelVersions does).
-    return join(this.dir, createHash('sha256').update(name).digest('hex').slice(0, 32));
+    return createHash('sha256').update(name).digest('hex').slice(0, 32);
   }
 }

@@ -1,7 +1,6 @@
-import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { ModelArtifacts } from '../mtl/serialization.js';
-import { writeDirAtomically } from './atomic-dir.js';
+import { FileObjectStore } from './file-object-store.js';
+import type { ObjectStore } from './object-store.js';
 import { isValidId } from '../shared/ids.js';
 import { NotFoundError } from '../shared/not-found-error.js';
 import type { ModelMetadata } from './model-metadata.js';
@@ -13,38 +12,58 @@ const TOPOLOGY = 'model.json';
 const WEIGHTS = 'weights.bin';
 
 /**
- * Trained models on disk, one directory each: `model.json` + `weights.bin` (the standard
- * TensorFlow.js layers format, loadable by tf.loadLayersModel) and `metadata.json` (tasks, label
- * sets, preprocessing, metrics, version). Written atomically. Models saved under the same name are
- * numbered 1, 2, 3, … (see ModelVersions, under `.versions/`); aliases point at versions (see
- * ModelAliases, under `.aliases/`).
+ * Trained models in the object store, one prefix (directory) each: `model.json` + `weights.bin`
+ * (the standard TensorFlow.js layers format, loadable by tf.loadLayersModel) and `metadata.json`
+ * (tasks, label sets, preprocessing, metrics, version), the manifest, written last (see
+ * ObjectStore.publish). Models saved under the same name are numbered 1, 2, 3, … (see
+ * ModelVersions, under `.versions/`); aliases point at versions (see ModelAliases, under
+ * `.aliases/`). A string is a directory on disk (the `file://` backend).
  */
 export class ModelStore {
+  private readonly store: ObjectStore;
   private readonly versions: ModelVersions;
   private readonly aliases: ModelAliases;
 
-  constructor(private readonly dir: string) {
-    this.versions = new ModelVersions(join(dir, '.versions'));
-    this.aliases = new ModelAliases(join(dir, '.aliases'));
+  constructor(dirOrStore: string | ObjectStore) {
+    this.store = typeof dirOrStore === 'string' ? new FileObjectStore(dirOrStore) : dirOrStore;
+    this.versions = new ModelVersions(this.store.at('.versions'));
+    this.aliases = new ModelAliases(this.store.at('.aliases'));
   }
 
   /** Saves a model as the next version of its name; returns the metadata as saved (with `version`). */
   async save(metadata: ModelMetadata, artifacts: ModelArtifacts): Promise<ModelMetadata> {
     if (!isValidId(metadata.id)) throw new Error(`invalid model id '${metadata.id}'`);
-    return writeDirAtomically(join(this.dir, metadata.id), async (tmp) => {
+    return this.store.publish(metadata.id, META, async (group) => {
       const modelJson = {
         format: 'layers-model',
         generatedBy: 'mtl-service',
         modelTopology: artifacts.modelTopology,
         weightsManifest: [{ paths: [`./${WEIGHTS}`], weights: artifacts.weightSpecs }],
       };
-      await writeFile(join(tmp, TOPOLOGY), JSON.stringify(modelJson));
-      await writeFile(join(tmp, WEIGHTS), new Uint8Array(artifacts.weightData));
-      // Claimed last, just before the rename, so a failed write rarely costs a version number.
+      await group.put(TOPOLOGY, JSON.stringify(modelJson));
+      await group.put(WEIGHTS, new Uint8Array(artifacts.weightData));
+      // Claimed last, just before publishing, so a failed write rarely costs a version number.
       const saved: ModelMetadata = { ...metadata, version: await this.versions.claim(metadata.name, metadata.id) };
-      await writeFile(join(tmp, META), JSON.stringify(saved, null, 2));
-      return saved;
+      return { value: saved, manifest: JSON.stringify(saved, null, 2) };
     });
+  }
+
+  /**
+   * Saves a copy of a stored model under another id and name, as the next version of that name
+   * (a study's best trial becomes a model named after the study).
+   */
+  async copyAs(sourceId: string, target: { id: string; name: string }): Promise<ModelMetadata> {
+    const files = Object.fromEntries((await this.files(sourceId)).map((f) => [f.name, f.data]));
+    const modelJson = JSON.parse(files[TOPOLOGY].toString('utf8')) as { modelTopology: object; weightsManifest: { weights: ModelArtifacts['weightSpecs'] }[] };
+    const metadata = JSON.parse(files[META].toString('utf8')) as ModelMetadata;
+    const weights = files[WEIGHTS];
+    const artifacts: ModelArtifacts = {
+      modelTopology: modelJson.modelTopology,
+      weightSpecs: modelJson.weightsManifest[0].weights,
+      weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength) as ArrayBuffer,
+    };
+    const { version: _version, ...rest } = metadata;
+    return this.save({ ...rest, id: target.id, name: target.name }, artifacts);
   }
 
   /**
@@ -94,54 +113,49 @@ export class ModelStore {
     return this.aliases.list(name);
   }
 
-  /** The stored files of a model as they are on disk: `model.json`, `weights.bin`, `metadata.json`. */
+  /** The stored files of a model as they are stored: `model.json`, `weights.bin`, `metadata.json`. */
   async files(id: string): Promise<{ name: string; data: Buffer }[]> {
     await this.get(id);
-    try {
-      return await Promise.all([TOPOLOGY, WEIGHTS, META].map(async (name) => ({ name, data: await readFile(join(this.dir, id, name)) })));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError('model', id); // deleted meanwhile
-      throw err;
-    }
+    return Promise.all([TOPOLOGY, WEIGHTS, META].map(async (name) => ({ name, data: await this.part(id, name) })));
+  }
+
+  /** One stored file of a model; NotFoundError when it is gone (deleted meanwhile). */
+  private async part(id: string, name: string): Promise<Buffer> {
+    const data = await this.store.get(`${id}/${name}`);
+    if (data === undefined) throw new NotFoundError('model', id);
+    return data;
   }
 
   /**
-   * Changes whenever the model's directory is replaced or removed (inode, mtime and size of its
-   * metadata): one stat, for caches to check they still hold what is stored. NotFoundError when gone.
+   * Changes whenever the model is replaced or removed (on disk: inode, mtime and size of its
+   * metadata; in S3: its ETag, time and size): one stat or HEAD, for caches to check they still
+   * hold what is stored. NotFoundError when gone.
    */
   async stamp(id: string): Promise<string> {
     if (!isValidId(id)) throw new NotFoundError('model', id);
-    try {
-      const s = await stat(join(this.dir, id, META));
-      return `${s.ino}:${s.mtimeMs}:${s.size}`;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError('model', id);
-      throw err;
-    }
+    const info = await this.store.head(`${id}/${META}`);
+    if (info === undefined) throw new NotFoundError('model', id);
+    return info.stamp;
   }
 
   async get(id: string): Promise<ModelMetadata> {
     if (!isValidId(id)) throw new NotFoundError('model', id);
-    try {
-      return JSON.parse(await readFile(join(this.dir, id, META), 'utf8')) as ModelMetadata;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError('model', id);
-      throw err;
-    }
+    const bytes = await this.store.get(`${id}/${META}`);
+    if (bytes === undefined) throw new NotFoundError('model', id);
+    return JSON.parse(bytes.toString('utf8')) as ModelMetadata;
   }
 
   async loadArtifacts(id: string): Promise<{ metadata: ModelMetadata; artifacts: ModelArtifacts }> {
     const metadata = await this.get(id);
-    const modelJson = JSON.parse(await readFile(join(this.dir, id, TOPOLOGY), 'utf8'));
-    const weights = await readFile(join(this.dir, id, WEIGHTS));
+    const modelJson = JSON.parse((await this.part(id, TOPOLOGY)).toString('utf8'));
+    const weights = await this.part(id, WEIGHTS);
     const weightData = weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength) as ArrayBuffer;
     return { metadata, artifacts: { modelTopology: modelJson.modelTopology, weightSpecs: modelJson.weightsManifest[0].weights, weightData } };
   }
 
   /** Every model, newest first; with `name`, the versions of that name, highest first. */
   async list(filter: { name?: string } = {}): Promise<ModelMetadata[]> {
-    await mkdir(this.dir, { recursive: true });
-    const ids = (await readdir(this.dir)).filter(isValidId);
+    const ids = (await this.store.list()).filter(isValidId);
     const all = (await Promise.all(ids.map((id) => this.get(id).catch(() => undefined)))).filter((m): m is ModelMetadata => m !== undefined);
     if (filter.name === undefined) return all.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
     return all.filter((m) => m.name === filter.name).sort((a, b) => (b.version ?? 0) - (a.version ?? 0) || b.createdAt.localeCompare(a.createdAt));
@@ -153,6 +167,6 @@ export class ModelStore {
 
   async delete(id: string): Promise<void> {
     await this.get(id);
-    await rm(join(this.dir, id), { recursive: true, force: true });
+    await this.store.unpublish(id, META);
   }
 }

@@ -1,4 +1,4 @@
-import { createReadStream } from 'node:fs';
+import type { Readable } from 'node:stream';
 import { createInterface } from 'node:readline';
 import { coerceCell, type ColumnInfo } from '../mtl/column-inference.js';
 import type { RowSource } from '../mtl/row-source.js';
@@ -24,7 +24,7 @@ interface StoredDataset {
 }
 
 /** A dataset's rows file as a RowSource: each scan parses it line by line, cells coerced to their column's type. */
-export function storedRowSource(file: string, info: StoredDataset): RowSource {
+export function storedRowSource(open: () => Promise<Readable | undefined>, info: StoredDataset): RowSource {
   const names = info.columns.map((c) => c.name);
   const types = info.columns.map((c) => c.type);
   const position = new Map(names.map((n, i) => [n, i]));
@@ -33,7 +33,7 @@ export function storedRowSource(file: string, info: StoredDataset): RowSource {
   const scanPositions = async (positions: number[], visit: (cells: unknown[], index: number) => void) => {
     const cells = new Array<unknown>(positions.length);
     let index = 0;
-    for await (const line of lines(file, info.id)) {
+    for await (const line of lines(open, info.id)) {
       const stored = JSON.parse(line) as unknown[] | Record<string, unknown>;
       const raw = Array.isArray(stored) ? stored : storedCells(stored, names);
       for (let c = 0; c < positions.length; c++) {
@@ -59,11 +59,9 @@ export function storedRowSource(file: string, info: StoredDataset): RowSource {
   };
 }
 
-/** The non-empty lines of a dataset's rows file; a file gone is the dataset gone. */
-async function* lines(file: string, id: string): AsyncGenerator<string> {
-  const input = createReadStream(file);
-  await new Promise<void>((resolve, reject) => input.once('open', () => resolve()).once('error', reject)).catch((err: NodeJS.ErrnoException) => {
-    throw err.code === 'ENOENT' ? new NotFoundError('dataset', id) : err;
-  });
+/** The non-empty lines of a dataset's rows object; an object gone is the dataset gone. */
+async function* lines(open: () => Promise<Readable | undefined>, id: string): AsyncGenerator<string> {
+  const input = await open();
+  if (input === undefined) throw new NotFoundError('dataset', id);
   for await (const line of createInterface({ input, crlfDelay: Infinity })) if (line !== '') yield line;
 }

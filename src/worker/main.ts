@@ -1,9 +1,10 @@
-import { closeGracefully, composeRoot, maskRedisUrl, redisUrlOf } from '../composition-root.js';
+import { closeGracefully, composeRoot, verifyStoresOrExit, maskRedisUrl, redisUrlOf } from '../composition-root.js';
 import { startWorker } from './start-worker.js';
 import { describeAdapter, findWebGpuAdapter } from '../mtl/webgpu-backend.js';
 
 /** `npm run start:worker`: one worker process; start more (on more machines) to scale out. */
 const { config, logger, stores } = composeRoot('worker');
+await verifyStoresOrExit(stores, logger);
 const redisUrl = redisUrlOf(config);
 
 // TF_BACKEND=webgpu without an adapter: every training child would fail every job, so refuse now, naming the missing driver.

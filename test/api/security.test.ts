@@ -11,7 +11,7 @@ import { loadConfig } from '../../src/config.js';
 import { createTestApp, testApiRoot, type TestApp } from '../helpers/test-app.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { testRedis, uniquePrefix } from '../helpers/redis.js';
+import { obliterateTrainingQueue, testRedis, uniquePrefix } from '../helpers/redis.js';
 import { disposeModel, trainOnRows } from '../../src/mtl/pipeline.js';
 import { resolveSpec } from '../../src/mtl/spec-resolution.js';
 import { exportArtifacts } from '../../src/mtl/serialization.js';
@@ -105,6 +105,7 @@ describe('authentication and roles', () => {
       await app.inject({ url: `/no/such/route?${spelling}=${ADMIN}` });
     }
     await app.close();
+    await obliterateTrainingQueue(redis.url, config.QUEUE_PREFIX);
     await redis.stop();
     rmSync(dir, { recursive: true, force: true });
     const text = logs.join('');

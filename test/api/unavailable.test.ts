@@ -7,7 +7,7 @@ import { buildApp, type App } from '../../src/api/app.js';
 import { createServices } from '../../src/api/start-api.js';
 import { loadConfig } from '../../src/config.js';
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
-import { testRedis, uniquePrefix } from '../helpers/redis.js';
+import { obliterateTrainingQueue, testRedis, uniquePrefix } from '../helpers/redis.js';
 import { createTestApp, testApiRoot, type TestApp } from '../helpers/test-app.js';
 
 /** Errors outside the routes (the router's own, a Redis away, a data directory that cannot be written) are problem+json too, with the status that says what happened. */
@@ -45,6 +45,7 @@ describe('Redis going away', () => {
   let app: App;
   let dir: string;
   let redis: Awaited<ReturnType<typeof testRedis>>;
+  const prefix = uniquePrefix('noredis');
   before(async () => {
     redis = await testRedis();
     const target = new URL(redis.url);
@@ -58,13 +59,14 @@ describe('Redis going away', () => {
     });
     await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
     dir = mkdtempSync(join(tmpdir(), 'mtl-noredis-'));
-    const config = loadConfig({ DATA_DIR: dir, QUEUE_PREFIX: uniquePrefix('noredis'), LOG_LEVEL: 'silent' });
+    const config = loadConfig({ DATA_DIR: dir, QUEUE_PREFIX: prefix, LOG_LEVEL: 'silent' });
     app = await buildApp(await createServices(testApiRoot(config, `redis://127.0.0.1:${(proxy.address() as AddressInfo).port}`)));
     await app.ready();
   });
   after(async () => {
     await app.close();
     proxy.close();
+    await obliterateTrainingQueue(redis.url, prefix);
     await redis.stop();
     rmSync(dir, { recursive: true, force: true });
   });

@@ -8,7 +8,7 @@ import { loadConfig } from '../../src/config.js';
 import { startApi } from '../../src/api/start-api.js';
 import type { App } from '../../src/api/app.js';
 import type { RedisEndpoint } from '../../src/queue/local-redis.js';
-import { testRedis, uniquePrefix } from '../helpers/redis.js';
+import { obliterateTrainingQueue, testRedis, uniquePrefix } from '../helpers/redis.js';
 import { testApiRoot } from '../helpers/test-app.js';
 import { startWorkerProcess, type WorkerProcess } from '../helpers/worker-process.js';
 import { DIGITS_CSV } from '../helpers/digits.js';
@@ -82,7 +82,7 @@ describe('dashboard in a real browser', { timeout: 240_000 }, () => {
   after(async () => {
     await context?.close();
     await worker?.stop();
-    await app?.services.trainingQueue.queue.obliterate({ force: true }).catch(() => undefined);
+    if (redis) await obliterateTrainingQueue(redis.url, env.QUEUE_PREFIX).catch(() => undefined);
     await app?.close();
     await redis?.stop();
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
@@ -115,7 +115,7 @@ describe('dashboard in a real browser', { timeout: 240_000 }, () => {
     // p0…p63 are a numbered family of inputs, so the other columns are guessed to be the tasks.
     for (const t of TASKS) assert.equal(await page.inputValue(`#dataset-columns tr[data-column="${t}"] select[name=role]`), 'task', t);
     assert.equal(await page.inputValue('#dataset-columns tr[data-column="p10"] select[name=role]'), 'feature');
-    await page.selectOption('#dataset-columns tr[data-column="value"] select[name=taskType]', 'regression');
+    assert.equal(await page.inputValue('#dataset-columns tr[data-column="value"] select[name=taskType]'), 'regression', 'a quantity is guessed regression');
     const spec = JSON.parse(await page.inputValue('#spec-input'));
     assert.equal(spec.datasetId, state.datasetId);
     assert.deepEqual(
@@ -322,7 +322,7 @@ describe('dashboard in a real browser', { timeout: 240_000 }, () => {
       await page.locator('.live[data-stream="live"]').waitFor(); // the auth plugin let the stream through
       await page.goto('about:blank');
     } finally {
-      await secured.services.trainingQueue.queue.obliterate({ force: true }).catch(() => undefined);
+      await obliterateTrainingQueue(redis.url, secured.services.config.QUEUE_PREFIX).catch(() => undefined);
       await secured.close();
     }
   });

@@ -7,7 +7,7 @@ import { loadConfig } from '../../src/config.js';
 import { startApi } from '../../src/api/start-api.js';
 import type { App } from '../../src/api/app.js';
 import type { RedisEndpoint } from '../../src/queue/local-redis.js';
-import { testRedis, uniquePrefix } from '../helpers/redis.js';
+import { obliterateTrainingQueue, testRedis, uniquePrefix } from '../helpers/redis.js';
 import { testApiRoot } from '../helpers/test-app.js';
 import { startWorkerProcess, type WorkerProcess } from '../helpers/worker-process.js';
 import { DIGITS_CSV, PIXELS } from '../helpers/digits.js';
@@ -73,7 +73,7 @@ before(async () => {
 
 after(async () => {
   await worker?.stop();
-  await app.services.trainingQueue.queue.obliterate({ force: true }).catch(() => undefined);
+  await obliterateTrainingQueue(redis.url, env.QUEUE_PREFIX).catch(() => undefined);
   await app.close();
   await redis.stop();
   rmSync(dataDir, { recursive: true, force: true });

@@ -50,7 +50,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Redis answers and the data directories (datasets, models) can be written */
+        /** Redis answers and the store (datasets, models) takes writes */
         get: {
             parameters: {
                 query?: never;
@@ -549,6 +549,11 @@ export interface paths {
                                 startedAt: string | null;
                                 /** Format: date-time */
                                 finishedAt: string | null;
+                                /** @description The study and trial this job trains (GET /v1/studies/:id). */
+                                study?: {
+                                    studyId: string;
+                                    trialId: string;
+                                } | null;
                             }[];
                         };
                     };
@@ -978,6 +983,11 @@ export interface paths {
                             startedAt: string | null;
                             /** Format: date-time */
                             finishedAt: string | null;
+                            /** @description The study and trial this job trains (GET /v1/studies/:id). */
+                            study?: {
+                                studyId: string;
+                                trialId: string;
+                            } | null;
                         };
                     };
                 };
@@ -1112,6 +1122,11 @@ export interface paths {
                             startedAt: string | null;
                             /** Format: date-time */
                             finishedAt: string | null;
+                            /** @description The study and trial this job trains (GET /v1/studies/:id). */
+                            study?: {
+                                studyId: string;
+                                trialId: string;
+                            } | null;
                         };
                     };
                 };
@@ -1295,6 +1310,796 @@ export interface paths {
                 header?: {
                     "last-event-id"?: string;
                 };
+                path: {
+                    /**
+                     * @description Id (a UUID).
+                     * @example 00000000-0000-4000-8000-000000000000
+                     */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description text/event-stream */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": string;
+                    };
+                };
+                /** @description application/problem+json (RFC 9457) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description A URN naming the kind of problem. */
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            errors?: {
+                                /** @description JSON pointer to the bad field (of the body unless it starts with /querystring, /params or /headers). */
+                                pointer: string;
+                                detail: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description application/problem+json (RFC 9457) */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description A URN naming the kind of problem. */
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            errors?: {
+                                /** @description JSON pointer to the bad field (of the body unless it starts with /querystring, /params or /headers). */
+                                pointer: string;
+                                detail: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/studies": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List studies (newest first) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            studies: {
+                                id: string;
+                                name: string;
+                                datasetId: string;
+                                state: "queued" | "running" | "succeeded" | "failed" | "cancelled";
+                                progress: {
+                                    done: number;
+                                    total: number;
+                                };
+                                createdAt: string;
+                                bestTrialId: string | null;
+                                modelId: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description application/problem+json (RFC 9457) */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description A URN naming the kind of problem. */
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            errors?: {
+                                /** @description JSON pointer to the bad field (of the body unless it starts with /querystring, /params or /headers). */
+                                pointer: string;
+                                detail: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Start a study: search for the model that serves every task best
+         * @description Checks tasks, features and the search space against the dataset and the engine before queueing (422 naming the field). A reference job (hard sharing with task affinity and per-task references) runs first; then `budget.trials` configurations, sampled with the seed, are trained as ordinary jobs in rungs of successive halving. The best (validation split only) is saved as a model named after the study. See docs/studies.md.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    /**
+                     * @example {
+                     *       "name": "digits-study",
+                     *       "datasetId": "00000000-0000-4000-8000-000000000000",
+                     *       "tasks": [
+                     *         {
+                     *           "name": "digit",
+                     *           "type": "classification"
+                     *         },
+                     *         {
+                     *           "name": "parity",
+                     *           "type": "binary"
+                     *         },
+                     *         {
+                     *           "name": "value",
+                     *           "type": "regression"
+                     *         }
+                     *       ],
+                     *       "budget": {
+                     *         "trials": 12,
+                     *         "maxMinutes": 10
+                     *       },
+                     *       "training": {
+                     *         "validationSplit": 0.2,
+                     *         "seed": 42
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description The best model is saved under this name (the trials' models under `<name>-trials`). */
+                        name: string;
+                        datasetId: string;
+                        tasks: {
+                            /** @description Task (and head) name; letters, digits, _ and -. */
+                            name: string;
+                            /** @description Column to predict; defaults to the task name. */
+                            column?: string;
+                            type: "classification" | "binary" | "multilabel" | "regression";
+                            /** @description Static loss weight (default 1). */
+                            weight?: number;
+                            /** @description Binary tasks: which label is the positive class. */
+                            positiveLabel?: string | number | boolean;
+                            /** @description Binary tasks: the binary task whose event must happen first (a click before a conversion). This task's label then means "the parent's event and this one happened", on every row (not only where the parent is positive); its prediction gives that joint probability and the conditional one given the parent. At most one parent per task, no cycles. */
+                            dependsOn?: string;
+                            /** @description How a task with dependsOn builds on its parent: "esmm" (Entire Space Multi-task Model: its head learns p(task | parent) and its loss is on p(parent) · p(task | parent) over every row) or "aitm" (Adaptive Information Transfer: an attention unit passes the parent's tower into this task's, and a calibrator keeps p(task) ≤ p(parent)). Default esmm. */
+                            mode?: "esmm" | "aitm";
+                            /** @description mode "aitm": weight of the calibrator mean(max(p(task) − p(parent), 0)) added to the loss (default 0.6). */
+                            calibration?: number;
+                        }[];
+                        /** @description Omit to use every column no task uses. */
+                        features?: {
+                            /** @description Column of the dataset used as input. */
+                            name: string;
+                            type?: "numeric" | "categorical";
+                        }[];
+                        budget?: {
+                            /** @description Configurations tried (default 12); the reference job is not counted. */
+                            trials?: number;
+                            /** @description Wall-clock limit (default 10): then running trials are cancelled and the best finished one wins. */
+                            maxMinutes?: number;
+                        };
+                        search?: {
+                            /** @description Architectures to try (default: branched, hard-sharing and mmoe, those this engine has). */
+                            architectures?: string[];
+                            /** @description Loss weighting strategies to try (default static, uncertainty, dwa). */
+                            lossWeighting?: string[];
+                            /** @description Learning rates to try (default 0.001, 0.003, 0.01). */
+                            learningRate?: number[];
+                            /** @description Batch sizes to try (default 32, 64, 128). */
+                            batchSize?: number[];
+                            /** @description Units of the first hidden layer (deeper layers halve it; default 32, 64, 128). */
+                            widths?: number[];
+                            /** @description Hidden layers (default 1, 2). */
+                            depths?: number[];
+                            /** @description Decoupled weight decay values (default 0, 1e-4, 1e-3 where the engine has training.weightDecay). */
+                            weightDecay?: number[];
+                            /** @description Dropout rates (default 0, 0.1, 0.2 where the engine has architecture.dropout). */
+                            dropout?: number[];
+                            /** @description Successive halving: epochs of the first rung (default 3) and of the last (default 27); each rung has eta times the epochs of the one before. */
+                            epochs?: {
+                                min?: number;
+                                max?: number;
+                            };
+                            /** @description Successive halving keeps the best 1/eta of a rung (default 3). */
+                            eta?: number;
+                        };
+                        training?: {
+                            /** @description Share of rows every trial validates on (default 0.2); selection uses this split only. */
+                            validationSplit?: number;
+                            /** @description Seeds the split, the sampler and every trial (default 42). */
+                            seed?: number;
+                            /** @description Early stopping patience within a trial (default 5). */
+                            patience?: number;
+                        };
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            /** @enum {string} */
+                            state: "queued";
+                        };
+                    };
+                };
+                /** @description application/problem+json (RFC 9457) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description A URN naming the kind of problem. */
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            errors?: {
+                                /** @description JSON pointer to the bad field (of the body unless it starts with /querystring, /params or /headers). */
+                                pointer: string;
+                                detail: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description application/problem+json (RFC 9457) */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description A URN naming the kind of problem. */
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            errors?: {
+                                /** @description JSON pointer to the bad field (of the body unless it starts with /querystring, /params or /headers). */
+                                pointer: string;
+                                detail: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description application/problem+json (RFC 9457) */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description A URN naming the kind of problem. */
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            errors?: {
+                                /** @description JSON pointer to the bad field (of the body unless it starts with /querystring, /params or /headers). */
+                                pointer: string;
+                                detail: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/studies/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A study: trials, references, best model, Pareto front, grouping */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /**
+                     * @description Id (a UUID).
+                     * @example 00000000-0000-4000-8000-000000000000
+                     */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            datasetId: string;
+                            state: "queued" | "running" | "succeeded" | "failed" | "cancelled";
+                            error: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: date-time */
+                            startedAt: string | null;
+                            /** Format: date-time */
+                            finishedAt: string | null;
+                            tasks: {
+                                name: string;
+                                type: string;
+                            }[];
+                            budget: {
+                                trials: number;
+                                maxMinutes: number;
+                            };
+                            /** @description The search space, defaults filled in. */
+                            search: {
+                                [key: string]: unknown;
+                            };
+                            /** @description Epochs of each rung of successive halving. */
+                            rungs: number[];
+                            eta: number;
+                            progress: {
+                                done: number;
+                                total: number;
+                            };
+                            referenceJob: {
+                                jobId: string;
+                                modelId: string;
+                                state: "planned" | "queued" | "running" | "succeeded" | "failed" | "cancelled";
+                            } | null;
+                            references: {
+                                [key: string]: {
+                                    linear: {
+                                        /** @description accuracy, auc, microF1 or rmse */
+                                        metric: string;
+                                        value: number | null;
+                                    } | null;
+                                    single: {
+                                        /** @description accuracy, auc, microF1 or rmse */
+                                        metric: string;
+                                        value: number | null;
+                                    } | null;
+                                };
+                            };
+                            affinity: {
+                                tasks: string[];
+                                matrix: number[][];
+                                groups: string[][];
+                            } | null;
+                            /** @description Groupings of the tasks the search tried. */
+                            groupings: string[][][];
+                            trials: {
+                                /** @description t01, t02, … in the order the seeded sampler drew them */
+                                id: string;
+                                summary: string;
+                                /** @description The training job of its latest run (GET /v1/jobs/:id). */
+                                jobId: string | null;
+                                /** @description The model of its latest succeeded run (named '<study>-trials'). */
+                                modelId: string | null;
+                                state: "planned" | "queued" | "running" | "succeeded" | "failed" | "cancelled";
+                                architecture: {
+                                    [key: string]: unknown;
+                                };
+                                lossWeighting: {
+                                    strategy: string;
+                                };
+                                training: {
+                                    learningRate: number;
+                                    batchSize: number;
+                                    weightDecay?: number;
+                                };
+                                grouping: string[][];
+                                runs: {
+                                    rung: number;
+                                    epochs: number;
+                                    jobId: string;
+                                    modelId: string;
+                                    state: "planned" | "queued" | "running" | "succeeded" | "failed" | "cancelled";
+                                }[];
+                                /** @description Per-task validation metric of its latest finished run. */
+                                validation: {
+                                    [key: string]: {
+                                        /** @description accuracy, auc, microF1 or rmse */
+                                        metric: string;
+                                        value: number | null;
+                                    };
+                                };
+                                /** @description Per task: ±(value − reference) / |reference|, positive when better than the reference. */
+                                gains: {
+                                    [key: string]: number | null;
+                                };
+                                /** @description Mean of the gains (a task without a value counts −1). */
+                                score: number | null;
+                                /** @description Successive halving stopped it before the last rung. */
+                                stoppedEarly: boolean;
+                                parameters: number;
+                                epochs: number;
+                            }[];
+                            best: {
+                                trialId: string;
+                                /** @description The best trial saved as a model named after the study. */
+                                modelId: string;
+                                trialModelId: string;
+                                version: number | null;
+                                score: number;
+                                tasks: {
+                                    [key: string]: {
+                                        metric: string;
+                                        value: number | null;
+                                        reference: number | null;
+                                        referenceKind: string | null;
+                                        gain: number | null;
+                                    };
+                                };
+                                /** @description Mean per-task gain over the references. */
+                                deltaM: number | null;
+                            } | null;
+                            /** @description Trials no other trial beats on every task. */
+                            pareto: string[];
+                            grouping: string[][] | null;
+                        };
+                    };
+                };
+                /** @description application/problem+json (RFC 9457) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description A URN naming the kind of problem. */
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            errors?: {
+                                /** @description JSON pointer to the bad field (of the body unless it starts with /querystring, /params or /headers). */
+                                pointer: string;
+                                detail: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description application/problem+json (RFC 9457) */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description A URN naming the kind of problem. */
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            errors?: {
+                                /** @description JSON pointer to the bad field (of the body unless it starts with /querystring, /params or /headers). */
+                                pointer: string;
+                                detail: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/studies/{id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel a study and every trial
+         * @description Queued trials never start; running ones stop within a training step. A finished study is a 409.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /**
+                     * @description Id (a UUID).
+                     * @example 00000000-0000-4000-8000-000000000000
+                     */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            datasetId: string;
+                            state: "queued" | "running" | "succeeded" | "failed" | "cancelled";
+                            error: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: date-time */
+                            startedAt: string | null;
+                            /** Format: date-time */
+                            finishedAt: string | null;
+                            tasks: {
+                                name: string;
+                                type: string;
+                            }[];
+                            budget: {
+                                trials: number;
+                                maxMinutes: number;
+                            };
+                            /** @description The search space, defaults filled in. */
+                            search: {
+                                [key: string]: unknown;
+                            };
+                            /** @description Epochs of each rung of successive halving. */
+                            rungs: number[];
+                            eta: number;
+                            progress: {
+                                done: number;
+                                total: number;
+                            };
+                            referenceJob: {
+                                jobId: string;
+                                modelId: string;
+                                state: "planned" | "queued" | "running" | "succeeded" | "failed" | "cancelled";
+                            } | null;
+                            references: {
+                                [key: string]: {
+                                    linear: {
+                                        /** @description accuracy, auc, microF1 or rmse */
+                                        metric: string;
+                                        value: number | null;
+                                    } | null;
+                                    single: {
+                                        /** @description accuracy, auc, microF1 or rmse */
+                                        metric: string;
+                                        value: number | null;
+                                    } | null;
+                                };
+                            };
+                            affinity: {
+                                tasks: string[];
+                                matrix: number[][];
+                                groups: string[][];
+                            } | null;
+                            /** @description Groupings of the tasks the search tried. */
+                            groupings: string[][][];
+                            trials: {
+                                /** @description t01, t02, … in the order the seeded sampler drew them */
+                                id: string;
+                                summary: string;
+                                /** @description The training job of its latest run (GET /v1/jobs/:id). */
+                                jobId: string | null;
+                                /** @description The model of its latest succeeded run (named '<study>-trials'). */
+                                modelId: string | null;
+                                state: "planned" | "queued" | "running" | "succeeded" | "failed" | "cancelled";
+                                architecture: {
+                                    [key: string]: unknown;
+                                };
+                                lossWeighting: {
+                                    strategy: string;
+                                };
+                                training: {
+                                    learningRate: number;
+                                    batchSize: number;
+                                    weightDecay?: number;
+                                };
+                                grouping: string[][];
+                                runs: {
+                                    rung: number;
+                                    epochs: number;
+                                    jobId: string;
+                                    modelId: string;
+                                    state: "planned" | "queued" | "running" | "succeeded" | "failed" | "cancelled";
+                                }[];
+                                /** @description Per-task validation metric of its latest finished run. */
+                                validation: {
+                                    [key: string]: {
+                                        /** @description accuracy, auc, microF1 or rmse */
+                                        metric: string;
+                                        value: number | null;
+                                    };
+                                };
+                                /** @description Per task: ±(value − reference) / |reference|, positive when better than the reference. */
+                                gains: {
+                                    [key: string]: number | null;
+                                };
+                                /** @description Mean of the gains (a task without a value counts −1). */
+                                score: number | null;
+                                /** @description Successive halving stopped it before the last rung. */
+                                stoppedEarly: boolean;
+                                parameters: number;
+                                epochs: number;
+                            }[];
+                            best: {
+                                trialId: string;
+                                /** @description The best trial saved as a model named after the study. */
+                                modelId: string;
+                                trialModelId: string;
+                                version: number | null;
+                                score: number;
+                                tasks: {
+                                    [key: string]: {
+                                        metric: string;
+                                        value: number | null;
+                                        reference: number | null;
+                                        referenceKind: string | null;
+                                        gain: number | null;
+                                    };
+                                };
+                                /** @description Mean per-task gain over the references. */
+                                deltaM: number | null;
+                            } | null;
+                            /** @description Trials no other trial beats on every task. */
+                            pareto: string[];
+                            grouping: string[][] | null;
+                        };
+                    };
+                };
+                /** @description application/problem+json (RFC 9457) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description A URN naming the kind of problem. */
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            errors?: {
+                                /** @description JSON pointer to the bad field (of the body unless it starts with /querystring, /params or /headers). */
+                                pointer: string;
+                                detail: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description application/problem+json (RFC 9457) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description A URN naming the kind of problem. */
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            errors?: {
+                                /** @description JSON pointer to the bad field (of the body unless it starts with /querystring, /params or /headers). */
+                                pointer: string;
+                                detail: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description application/problem+json (RFC 9457) */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description A URN naming the kind of problem. */
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            instance?: string;
+                            errors?: {
+                                /** @description JSON pointer to the bad field (of the body unless it starts with /querystring, /params or /headers). */
+                                pointer: string;
+                                detail: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/studies/{id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Live study progress as Server-Sent Events
+         * @description text/event-stream: a `study` event (the whole study, as GET /v1/studies/:id) whenever it changes, then `end` when it has finished.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
                 path: {
                     /**
                      * @description Id (a UUID).

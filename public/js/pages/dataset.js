@@ -1,6 +1,7 @@
 // One dataset: its inferred columns, and a form that writes a training spec (editable as JSON) and queues the job.
 import { api } from '../api.js';
 import { add, fill, ago, bytes, card, h, num, parseJsonInput, problemBox, shortId, table } from '../dom.js';
+import { guessTaskType } from '../column-guess.js';
 
 const NAME_RE = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
 const TASK_TYPES = ['classification', 'binary', 'multilabel', 'regression'];
@@ -33,15 +34,6 @@ export function guessRoles(columns) {
       return [c.name, labelLike ? 'task' : 'feature'];
     }),
   );
-}
-
-export function guessTaskType(c) {
-  if (c.type === 'boolean') return 'binary';
-  if (c.type === 'multilabel') return 'multilabel';
-  if (c.type === 'categorical') return c.distinct === 2 ? 'binary' : 'classification';
-  const integers = c.sample.every((v) => Number.isInteger(v));
-  if (c.distinct === 2) return 'binary';
-  return integers && c.distinct <= 20 && !c.distinctCapped ? 'classification' : 'regression';
 }
 
 export async function datasetPage(root, ctx, id) {

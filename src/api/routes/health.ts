@@ -1,8 +1,6 @@
-import { randomUUID } from 'node:crypto';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import type { ObjectStore } from '../../store/object-store.js';
 
 const CheckSchema = Type.Object({ ok: Type.Boolean(), detail: Type.Optional(Type.String()) });
 const ReadySchema = Type.Object({
@@ -23,38 +21,26 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     '/health/ready',
-    { schema: { tags: ['health'], summary: 'Redis answers and the data directories (datasets, models) can be written', response: { 200: ReadySchema, 503: ReadySchema } } },
+    { schema: { tags: ['health'], summary: 'Redis answers and the store (datasets, models) takes writes', response: { 200: ReadySchema, 503: ReadySchema } } },
     async function ready(_request, reply) {
       const redis = (await app.services.trainingQueue.ping()) ? { ok: true } : { ok: false, detail: 'Redis does not answer' };
-      const store = await storeCheck(app.services.config.DATA_DIR);
+      const store = await storeCheck(app.services.objects);
       const ready = redis.ok && store.ok;
       return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'unavailable', backend: app.services.backend, ...(app.services.backendAdapter ? { adapter: app.services.backendAdapter } : {}), checks: { redis, store } });
     },
   );
 };
 
-/** The directories the API writes (uploads, model deletes): each must take a file, not just exist. */
-const WRITTEN_DIRS = ['datasets', 'models'] as const;
+/** Where the API writes (uploads, model deletes): each must take an object, not just exist. */
+const WRITTEN_PREFIXES = ['datasets', 'models'] as const;
 
 /**
- * Whether the API can write where it must: a probe file is written and removed in each directory
- * (an access() check says yes to root on a read-only mount, and nothing about a full disk). The
- * detail names the directories under DATA_DIR that failed and why, never an absolute path.
+ * Whether the API can write where it must (ObjectStore.probe: a probe object written and removed
+ * under each prefix). The detail names what failed (the directories under DATA_DIR, or the S3
+ * store), never an absolute path or a credential.
  */
-async function storeCheck(dataDir: string): Promise<{ ok: boolean; detail?: string }> {
-  const failed: string[] = [];
-  for (const name of WRITTEN_DIRS) {
-    const dir = join(dataDir, name);
-    const probe = join(dir, `.ready-${process.pid}-${randomUUID()}`);
-    try {
-      await mkdir(dir, { recursive: true });
-      await writeFile(probe, '');
-      await rm(probe, { force: true });
-    } catch (err) {
-      failed.push(`${name} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-    }
-  }
-  return failed.length === 0 ? { ok: true } : { ok: false, detail: `not writable under DATA_DIR: ${failed.join(', ')}` };
+async function storeCheck(objects: ObjectStore): Promise<{ ok: boolean; detail?: string }> {
+  return objects.probe(WRITTEN_PREFIXES);
 }
 
 export default healthRoutes;

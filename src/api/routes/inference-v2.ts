@@ -1,4 +1,3 @@
-import { access, constants } from 'node:fs/promises';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { FeatureValueError } from '../../mtl/preprocessing.js';
@@ -35,7 +34,7 @@ const errors = (...statuses: number[]) => Object.fromEntries(statuses.map((s) =>
  * protocol's `{"error": "…"}` (this plugin's own error handler), not problem+json.
  */
 const inferenceV2Routes: FastifyPluginAsyncTypebox = async (app) => {
-  const { config, models, modelCache } = app.services;
+  const { config, models, modelCache, objects } = app.services;
   app.setErrorHandler(v2ErrorHandler);
 
   app.get('/v2/health/live', { schema: { tags: TAGS, summary: 'Server live', response: { 200: V2LiveSchema } } }, async function v2Live() {
@@ -46,7 +45,7 @@ const inferenceV2Routes: FastifyPluginAsyncTypebox = async (app) => {
     '/v2/health/ready',
     { schema: { tags: TAGS, summary: 'Server ready: the model store is reachable (models load on first use)', response: { 200: V2ReadySchema, 503: V2ReadySchema } } },
     async function v2Ready(_request, reply) {
-      const ready = await access(config.DATA_DIR, constants.R_OK).then(() => true, () => false);
+      const ready = await objects.verify().then(() => true, () => false);
       return reply.code(ready ? 200 : 503).send({ live: true, ready });
     },
   );

@@ -34,6 +34,7 @@ export const JobSchema = Type.Object({
   createdAt: Type.String({ format: 'date-time' }),
   startedAt: Nullable(Type.String({ format: 'date-time' })),
   finishedAt: Nullable(Type.String({ format: 'date-time' })),
+  study: Type.Optional(Nullable(Type.Object({ studyId: Type.String(), trialId: Type.String() }, { description: 'The study and trial this job trains (GET /v1/studies/:id).' }))),
 });
 
 export const JobAcceptedSchema = Type.Object({ id: Type.String(), state: Type.Literal('queued'), modelId: Type.String({ description: 'Id the model will have once the job succeeds.' }) });
