@@ -52,7 +52,10 @@ ARG TFJS_NODE_CDN_STORAGE=
 ENV npm_config_nodedir=/usr/local
 COPY package.json package-lock.json ./
 COPY native ./native
+# node_modules/webgpu (dawn.node, an optional dependency): left out, as this image has no Vulkan
+# loader; GPU workers on WebGPU use docker/worker-webgpu.Dockerfile.
 RUN npm ci --omit=dev --no-audit --no-fund \
+ && rm -rf node_modules/webgpu \
  && test -f native/build/mtl_blas.node \
  && npm cache clean --force \
  && if [ -d node_modules/@tensorflow/tfjs-node ]; then \

@@ -4,7 +4,7 @@
  * path the worker runs), on synthetic data shaped like ../shared/bench/torch_peer.py's.
  *
  *   npm run bench:train -- --json [--n 20000] [--epochs 3] [--batch 256] [--tasks 3]
- *                                 [--backend auto|blas|wasm|cpu|tensorflow] [--affinity]
+ *                                 [--backend auto|blas|wasm|cpu|tensorflow|webgpu] [--affinity]
  *                                 [--shared 256,128] [--predict-batch 1024] [--cpu-prof out.cpuprofile]
  *
  * Reference model: 784 inputs → Dense 256 relu → Dense 128 relu (shared) → heads: softmax over 10
@@ -224,6 +224,7 @@ async function main(): Promise<void> {
     backend: backend.name,
     package: backend.detail,
     kernels: backend.kernels,
+    ...(backend.adapter ? { adapter: backend.adapter } : {}),
     n: o.n,
     batch: o.batch,
     epochs: o.epochs,

@@ -23,9 +23,9 @@ export const ConfigSchema = Type.Object({
     description:
       'API: a request that succeeds but takes longer than this is logged at info ("slow request"); other successes only at debug, refusals (4xx) at info, failures (5xx) at warn/error, each as one line with its request id. 0: never "slow".',
   }),
-  TF_BACKEND: Type.Union([Type.Literal('auto'), Type.Literal('tensorflow'), Type.Literal('blas'), Type.Literal('wasm'), Type.Literal('cpu')], {
+  TF_BACKEND: Type.Union([Type.Literal('auto'), Type.Literal('tensorflow'), Type.Literal('webgpu'), Type.Literal('blas'), Type.Literal('wasm'), Type.Literal('cpu')], {
     default: 'auto',
-    description: 'auto: tfjs-node-gpu / tfjs-node when installed, else blas (native OpenBLAS kernels, when built), else wasm, else cpu; the API process (serving) tries wasm before blas.',
+    description: 'auto: tfjs-node-gpu / tfjs-node when installed, else (training only) webgpu when its adapter is a real GPU, else blas (native OpenBLAS kernels, when built), else wasm, else cpu; the API process (serving) tries wasm before blas and never webgpu. webgpu: tfjs-backend-webgpu on Dawn (npm `webgpu`) through any Vulkan driver, a software one (Mesa llvmpipe) included; a worker refuses to start when there is no adapter (docs/deploy.md, "GPU workers").',
   }),
   MTL_BLAS_THREADS: Type.Integer({
     default: 1,

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { selectBackend } from '../mtl/backend.js';
+import { describeAdapter } from '../mtl/webgpu-backend.js';
 import { createRedisConnection } from '../queue/connection.js';
 import { TrainingQueue } from '../queue/training-queue.js';
 import { JobEvents } from '../queue/job-events.js';
@@ -26,7 +27,7 @@ export interface ApiRoot {
 /** Wires the stores, the queue and the model cache for the API process. */
 export async function createServices({ config, logger, redisUrl, stores }: ApiRoot): Promise<AppServices> {
   const backend = await selectBackend(config.TF_BACKEND, 'serving', { blasThreads: config.MTL_BLAS_THREADS, blasAddon: config.MTL_BLAS_ADDON });
-  logger.info({ backend: backend.name, package: backend.detail }, `TensorFlow.js backend: ${backend.name}`);
+  logger.info({ backend: backend.name, package: backend.detail, ...(backend.adapter ? { adapter: backend.adapter } : {}) }, `TensorFlow.js backend: ${backend.name}`);
   const connection = createRedisConnection(redisUrl, 'producer');
   connection.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
   const trainingQueue = new TrainingQueue(connection, { prefix: config.QUEUE_PREFIX, attempts: config.JOB_ATTEMPTS, retentionHours: config.JOB_RETENTION_HOURS });
@@ -59,6 +60,7 @@ export async function createServices({ config, logger, redisUrl, stores }: ApiRo
     studies,
     studyQueue,
     backend: backend.name,
+    ...(backend.adapter ? { backendAdapter: describeAdapter(backend.adapter) } : {}),
   };
 }
 

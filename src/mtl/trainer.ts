@@ -285,7 +285,7 @@ class TrainingRun {
       totals = next;
       steps++;
     }
-    const sums = totals.dataSync();
+    const sums = await totals.data(); // async: a GPU backend (webgpu) reads without blocking
     totals.dispose();
     // Strategies that set weights every step report the epoch's mean; the others the weights it started with.
     const weights = this.weighting.epochWeights?.() ?? startWeights;
@@ -378,13 +378,19 @@ class TrainingRun {
       taskLossHistory: this.taskLossHistory.map((r) => [...r]),
       trainingTimeMs: this.trainingTimeMs,
       // copies: some backends (cpu, blas) hand out the tensor's own buffer, which training goes on updating
-      weights: this.modelVariables.map((v) => Float32Array.from(v.dataSync() as Float32Array)),
+      weights: await Promise.all(this.modelVariables.map(async (v) => Float32Array.from((await v.data()) as Float32Array))),
       optimizer: await optimizerState(this.optimizer),
       weighting: this.weighting.getState(),
       affinity: this.affinity?.getState() ?? null,
-      best: best ? { epoch: best.epoch, value: best.value, weights: best.weights.map((w) => Float32Array.from(w.dataSync() as Float32Array)), train: best.train, validation: best.validation } : null,
+      best: best ? { epoch: best.epoch, value: best.value, weights: await Promise.all(best.weights.map(async (w) => Float32Array.from((await w.data()) as Float32Array))), train: best.train, validation: best.validation } : null,
       ...(this.heads.length > 0
-        ? { headBest: this.heads.filter((h) => h.best).map((h) => ({ task: h.task, epoch: h.best!.epoch, value: h.best!.value, weights: h.best!.weights.map((w) => Float32Array.from(w.dataSync() as Float32Array)) })) }
+        ? {
+            headBest: await Promise.all(
+              this.heads
+                .filter((h) => h.best)
+                .map(async (h) => ({ task: h.task, epoch: h.best!.epoch, value: h.best!.value, weights: await Promise.all(h.best!.weights.map(async (w) => Float32Array.from((await w.data()) as Float32Array))) })),
+            ),
+          }
         : {}),
     };
   }
@@ -448,7 +454,7 @@ async function optimizerState(optimizer: tf.Optimizer): Promise<TrainerCheckpoin
   const powers = optimizer as unknown as Partial<AdamPowers>;
   for (const name of ADAM_POWERS) {
     const power = powers[name];
-    if (power) state.push({ name, shape: [], values: Float32Array.from(power.dataSync() as Float32Array) });
+    if (power) state.push({ name, shape: [], values: Float32Array.from((await power.data()) as Float32Array) });
   }
   return state;
 }

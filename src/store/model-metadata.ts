@@ -38,12 +38,14 @@ export interface ModelMetadata {
   trainingTimeMs: number;
   samplesPerSec: number;
   backend: string;
+  /** The GPU it trained on (webgpu backend), as "vendor architecture (description)". */
+  backendAdapter?: string;
   preprocessing: Preprocessing;
   warnings: string[];
 }
 
 /** The metadata of a freshly trained model, as the worker saves it beside the weights. */
-export function modelMetadataOf(args: { id: string; jobId: string; spec: ResolvedSpec; trained: TrainedModel; backend: string }): ModelMetadata {
+export function modelMetadataOf(args: { id: string; jobId: string; spec: ResolvedSpec; trained: TrainedModel; backend: string; backendAdapter?: string }): ModelMetadata {
   const { spec, trained } = args;
   const { result, preprocessing } = trained;
   return {
@@ -71,6 +73,7 @@ export function modelMetadataOf(args: { id: string; jobId: string; spec: Resolve
     trainingTimeMs: Math.round(result.trainingTimeMs),
     samplesPerSec: Math.round(result.samplesPerSec),
     backend: args.backend,
+    ...(args.backendAdapter ? { backendAdapter: args.backendAdapter } : {}),
     preprocessing,
     warnings: trained.warnings,
   };

@@ -5,6 +5,7 @@
 import { DelayedError, UnrecoverableError, type SandboxedJob } from 'bullmq';
 import { composeRoot } from '../composition-root.js';
 import { selectBackend } from '../mtl/backend.js';
+import { describeAdapter } from '../mtl/webgpu-backend.js';
 import { disposeModel, trainOnRows, type TrainedModel } from '../mtl/pipeline.js';
 import { exportArtifacts } from '../mtl/serialization.js';
 import { SpecError } from '../mtl/spec-error.js';
@@ -20,7 +21,7 @@ process.on('disconnect', () => process.exit(1));
 const { config, logger, stores } = composeRoot('trainer');
 const { datasets, models, checkpoints } = stores;
 const backend = selectBackend(config.TF_BACKEND, 'training', { blasThreads: config.MTL_BLAS_THREADS, blasAddon: config.MTL_BLAS_ADDON }).then((b) => {
-  logger.info({ backend: b.name, package: b.detail }, `TensorFlow.js backend: ${b.name}`);
+  logger.info({ backend: b.name, package: b.detail, ...(b.adapter ? { adapter: b.adapter } : {}) }, `TensorFlow.js backend: ${b.name}`);
   return b;
 });
 
@@ -52,7 +53,8 @@ export default async function trainingProcessor(job: SandboxedJob<TrainingJobDat
     log('model already saved by an earlier run of this job (its end was not recorded): done', { modelId });
     return resultOf(earlier);
   }
-  const { name: backendName, detail } = await backend;
+  const { name: backendName, detail, adapter } = await backend;
+  const backendAdapter = adapter ? describeAdapter(adapter) : undefined;
   log('training job started', { backend: backendName, package: detail, attempt: job.attemptsMade + 1, tasks: spec.tasks.map((t) => `${t.name}:${t.type}`), architecture: spec.architecture.type, lossWeighting: spec.lossWeighting.strategy });
 
   // The rows stream from the store on each pass (fit, encode); only their float32 encoding stays.
@@ -108,7 +110,7 @@ export default async function trainingProcessor(job: SandboxedJob<TrainingJobDat
 
   try {
     const { result } = trained;
-    const metadata = modelMetadataOf({ id: modelId, jobId, spec, trained, backend: backendName });
+    const metadata = modelMetadataOf({ id: modelId, jobId, spec, trained, backend: backendName, backendAdapter });
     try {
       await models.save(metadata, await exportArtifacts(trained.model.serving));
     } catch (err) {

@@ -70,6 +70,8 @@ export interface paths {
                             status: "ready" | "unavailable";
                             /** @description TensorFlow.js backend that serves predictions in this process. */
                             backend: string;
+                            /** @description The GPU that backend runs on (webgpu): vendor, architecture and description as WebGPU reports them. */
+                            adapter?: string;
                             checks: {
                                 redis: {
                                     ok: boolean;
@@ -93,6 +95,8 @@ export interface paths {
                             status: "ready" | "unavailable";
                             /** @description TensorFlow.js backend that serves predictions in this process. */
                             backend: string;
+                            /** @description The GPU that backend runs on (webgpu): vendor, architecture and description as WebGPU reports them. */
+                            adapter?: string;
                             checks: {
                                 redis: {
                                     ok: boolean;
@@ -2418,6 +2422,8 @@ export interface paths {
                                 trainingTimeMs: number;
                                 samplesPerSec: number;
                                 backend: string;
+                                /** @description The GPU the model trained on (webgpu backend): vendor, architecture and description as WebGPU reports them; ", software" for a software adapter. */
+                                backendAdapter?: string;
                                 warnings: string[];
                             }[];
                             /** @description Pass as ?cursor= to get the next page; absent on the last page. */
@@ -2569,6 +2575,8 @@ export interface paths {
                             trainingTimeMs: number;
                             samplesPerSec: number;
                             backend: string;
+                            /** @description The GPU the model trained on (webgpu backend): vendor, architecture and description as WebGPU reports them; ", software" for a software adapter. */
+                            backendAdapter?: string;
                             warnings: string[];
                             /** @description Scaling, vocabularies and label encoders fitted on the training split. */
                             preprocessing: unknown;
@@ -2772,6 +2780,8 @@ export interface paths {
                             trainingTimeMs: number;
                             samplesPerSec: number;
                             backend: string;
+                            /** @description The GPU the model trained on (webgpu backend): vendor, architecture and description as WebGPU reports them; ", software" for a software adapter. */
+                            backendAdapter?: string;
                             warnings: string[];
                             /** @description Scaling, vocabularies and label encoders fitted on the training split. */
                             preprocessing: unknown;

@@ -35,6 +35,8 @@ export interface AppServices {
   studyQueue: StudyQueue;
   /** The TensorFlow.js backend that runs predictions in this process. */
   backend: string;
+  /** The GPU it runs on (webgpu backend), one line. */
+  backendAdapter?: string;
 }
 
 declare module 'fastify' {

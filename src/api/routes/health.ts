@@ -6,6 +6,7 @@ const CheckSchema = Type.Object({ ok: Type.Boolean(), detail: Type.Optional(Type
 const ReadySchema = Type.Object({
   status: Type.Union([Type.Literal('ready'), Type.Literal('unavailable')]),
   backend: Type.String({ description: 'TensorFlow.js backend that serves predictions in this process.' }),
+  adapter: Type.Optional(Type.String({ description: 'The GPU that backend runs on (webgpu): vendor, architecture and description as WebGPU reports them.' })),
   checks: Type.Object({ redis: CheckSchema, store: CheckSchema }),
 });
 
@@ -25,7 +26,7 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const redis = (await app.services.trainingQueue.ping()) ? { ok: true } : { ok: false, detail: 'Redis does not answer' };
       const store = await storeCheck(app.services.objects);
       const ready = redis.ok && store.ok;
-      return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'unavailable', backend: app.services.backend, checks: { redis, store } });
+      return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'unavailable', backend: app.services.backend, ...(app.services.backendAdapter ? { adapter: app.services.backendAdapter } : {}), checks: { redis, store } });
     },
   );
 };

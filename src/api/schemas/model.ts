@@ -84,6 +84,7 @@ export const ModelSchema = Type.Object({
   trainingTimeMs: Type.Number(),
   samplesPerSec: Type.Number(),
   backend: Type.String(),
+  backendAdapter: Type.Optional(Type.String({ description: 'The GPU the model trained on (webgpu backend): vendor, architecture and description as WebGPU reports them; ", software" for a software adapter.' })),
   warnings: Type.Array(Type.String()),
   preprocessing: Type.Unknown({ description: 'Scaling, vocabularies and label encoders fitted on the training split.' }),
 });
